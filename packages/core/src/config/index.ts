@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Every bad variable, one line each, so start-up can print them all at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a port number' })
+    .int('must be a whole number')
+    .min(0, 'must be 0..65535')
+    .max(65535, 'must be 0..65535')
+    .default(fallback);
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .transform((u) => u.replace(/\/+$/, ''));
+
+const originList = z.string().transform((raw, ctx) => {
+  const text = raw.trim();
+  let items: unknown;
+  if (text.startsWith('[')) {
+    try {
+      items = JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a valid JSON array' });
+      return z.NEVER;
+    }
+  } else {
+    items = text.split(',');
+  }
+  if (!Array.isArray(items) || items.some((o) => typeof o !== 'string')) {
+    ctx.addIssue({ code: 'custom', message: 'must be a comma list or JSON array of origins' });
+    return z.NEVER;
+  }
+  const origins = (items as string[]).map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
+  for (const origin of origins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like http://host:port` });
+      return z.NEVER;
+    }
+  }
+  return origins;
+});
+
+const positiveInt = (fallback: number) =>
+  z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be > 0').default(fallback);
+
+/** The environment we read, every variable with why it exists. Unknown variables are ignored. */
+const EnvSchema = z.object({
+  /** `production` turns on Secure cookies and requires real secrets and public URLs. */
+  JUNJO_ENV: z.enum(['development', 'production'], { error: 'must be development or production' }).default('development'),
+  /** Self-host data: the libSQL file, the WAL and the DuckDB file, the generated dev session secret. */
+  JUNJO_DATA_DIR: z.string().min(1, 'must not be empty').default('./.data'),
+  /** Encrypts session cookies (JWE). Generated and kept in the data dir in development. */
+  JUNJO_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Users, sessions, API keys: a file in self-host, a libSQL server (Turso) in the cloud. */
+  JUNJO_LIBSQL_URL: z.string().min(1).optional(),
+  JUNJO_LIBSQL_AUTH_TOKEN: z.string().optional(),
+  /** How long a libSQL file connection waits on a lock held by another process before failing. */
+  JUNJO_LIBSQL_BUSY_TIMEOUT_MS: positiveInt(5000),
+  /** Browsers allowed to call the API with credentials; also the Origin check for unsafe methods. */
+  JUNJO_ALLOW_ORIGINS: originList.default(['http://localhost:5151', 'http://localhost:5153']),
+  /** The HTTP API (packages/local in self-host). */
+  JUNJO_BACKEND_PORT: port(1323),
+  JUNJO_BACKEND_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Largest request body the self-host HTTP server accepts (API Gateway has its own limit). */
+  JUNJO_MAX_BODY_BYTES: positiveInt(1024 * 1024),
+  /** Ingest ports (packages/ingest). */
+  GRPC_PORT: port(50051),
+  OTLP_HTTP_PORT: port(4318),
+  INTERNAL_GRPC_PORT: port(50052),
+  /** Where HTTP handlers reach the span query service. */
+  JUNJO_QUERY_URL: z.string().min(1).default('127.0.0.1:50052'),
+  /** Public URLs, required in production; shown by GET /api/config. */
+  JUNJO_PROD_FRONTEND_URL: httpUrl.optional(),
+  JUNJO_PROD_BACKEND_URL: httpUrl.optional(),
+  JUNJO_PROD_INGESTION_URL: httpUrl.optional(),
+  /** Playground providers; optional, each endpoint answers 503 without its key. */
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  GEMINI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: httpUrl.optional(),
+  ANTHROPIC_BASE_URL: httpUrl.optional(),
+  GEMINI_BASE_URL: httpUrl.optional(),
+  /** JSON log level. */
+  JUNJO_LOG_LEVEL: z
+    .enum(['debug', 'info', 'warn', 'error', 'silent'], { error: 'must be debug, info, warn, error or silent' })
+    .default('info'),
+});
+
+export type Environment = 'development' | 'production';
+
+export interface Config {
+  environment: Environment;
+  isProduction: boolean;
+  dataDir: string;
+  sessionSecret: string;
+  libsql: { url: string; authToken?: string; busyTimeoutMs: number };
+  allowOrigins: string[];
+  http: { port: number; host: string; maxBodyBytes: number };
+  ingest: { grpcPort: number; otlpHttpPort: number; internalGrpcPort: number };
+  queryUrl: string;
+  urls: { frontend: string; backend: string; otlp: string };
+  providers: {
+    openai: { apiKey?: string; baseUrl?: string };
+    anthropic: { apiKey?: string; baseUrl?: string };
+    gemini: { apiKey?: string; baseUrl?: string };
+  };
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  version: string;
+}
+
+export const VERSION = '0.1.0';
+const SECRET_FILE = 'session-secret';
+
+/**
+ * Parses an environment into a Config. Pure except for the development session secret, which is
+ * generated once and kept in the data dir (mode 0600) so sessions survive restarts.
+ * @throws ConfigError naming every bad variable.
+ */
+export function load(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'environment');
+        const raw = env[name];
+        const shown = raw === undefined || /SECRET|KEY|TOKEN/.test(name) ? '' : ` (got "${raw}")`;
+        return `${name}: ${issue.message}${shown}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const isProduction = e.JUNJO_ENV === 'production';
+  const problems: string[] = [];
+  if (isProduction) {
+    if (!e.JUNJO_SESSION_SECRET) problems.push('JUNJO_SESSION_SECRET: required in production (at least 32 characters)');
+    else if (new Set(e.JUNJO_SESSION_SECRET).size < 10)
+      problems.push('JUNJO_SESSION_SECRET: looks like a placeholder; use a random value (openssl rand -base64 48)');
+    for (const name of ['JUNJO_PROD_FRONTEND_URL', 'JUNJO_PROD_BACKEND_URL', 'JUNJO_PROD_INGESTION_URL'] as const) {
+      if (!e[name]) problems.push(`${name}: required in production (an http(s) URL)`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = path.resolve(e.JUNJO_DATA_DIR);
+  return {
+    environment: e.JUNJO_ENV,
+    isProduction,
+    dataDir,
+    sessionSecret: e.JUNJO_SESSION_SECRET ?? developmentSecret(dataDir),
+    libsql: {
+      url: e.JUNJO_LIBSQL_URL ?? `file:${path.join(dataDir, 'junjo.db')}`,
+      authToken: e.JUNJO_LIBSQL_AUTH_TOKEN,
+      busyTimeoutMs: e.JUNJO_LIBSQL_BUSY_TIMEOUT_MS,
+    },
+    allowOrigins: e.JUNJO_ALLOW_ORIGINS,
+    http: { port: e.JUNJO_BACKEND_PORT, host: e.JUNJO_BACKEND_HOST, maxBodyBytes: e.JUNJO_MAX_BODY_BYTES },
+    ingest: { grpcPort: e.GRPC_PORT, otlpHttpPort: e.OTLP_HTTP_PORT, internalGrpcPort: e.INTERNAL_GRPC_PORT },
+    queryUrl: e.JUNJO_QUERY_URL,
+    urls: {
+      frontend: e.JUNJO_PROD_FRONTEND_URL ?? 'http://localhost:5153',
+      backend: e.JUNJO_PROD_BACKEND_URL ?? `http://localhost:${e.JUNJO_BACKEND_PORT}`,
+      otlp: e.JUNJO_PROD_INGESTION_URL ?? `grpc://localhost:${e.GRPC_PORT}`,
+    },
+    providers: {
+      openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
+      anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL },
+      gemini: { apiKey: e.GEMINI_API_KEY, baseUrl: e.GEMINI_BASE_URL },
+    },
+    logLevel: e.JUNJO_LOG_LEVEL,
+    version: VERSION,
+  };
+}
+
+/**
+ * Reads the kept development secret, or creates it. The file is written aside and hard-linked into place,
+ * so two processes starting at once agree on one secret and neither reads a half-written file.
+ */
+function developmentSecret(dataDir: string): string {
+  const file = path.join(dataDir, SECRET_FILE);
+  mkdirSync(dataDir, { recursive: true });
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(draft, randomBytes(48).toString('base64url'), { mode: 0o600 });
+  try {
+    linkSync(draft, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(draft);
+  }
+  const secret = readFileSync(file, 'utf8').trim();
+  if (secret.length < 32) {
+    throw new ConfigError([`JUNJO_SESSION_SECRET: the kept secret in ${file} is shorter than 32 characters; delete it`]);
+  }
+  return secret;
+}
+
+let current: Config | undefined;
+const listeners: Array<(config: Config) => void> = [];
+
+/** The process's configuration, parsed from process.env on first use and kept. */
+export function get(): Config {
+  if (!current) {
+    current = load(process.env);
+    for (const listener of listeners) listener(current);
+  }
+  return current;
+}
+
+/** Runs `listener` with the config once it is loaded (now, if it already is). */
+export function onLoad(listener: (config: Config) => void): void {
+  listeners.push(listener);
+  if (current) listener(current);
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { and, eq, isNull } from 'drizzle-orm';
+import { EncryptJWT, jwtDecrypt } from 'jose';
+import * as Config from '../config/index.ts';
+import * as Db from '../db/index.ts';
+import { unauthorized } from '../errors/index.ts';
+import { newId } from '../id/index.ts';
+import { userTable } from '../user/user.sql.ts';
+import { sessionTable } from './session.sql.ts';
+
+export { sessionTable };
+
+/** Sessions last 30 days (CONTRACT §4); the cookie's Max-Age says the same. */
+export const SESSION_TTL_SECONDS = 30 * 24 * 60 * 60;
+export const COOKIE_NAME = 'session';
+/** A real token is ~200 characters; anything far larger is garbage and is refused before decryption. */
+const MAX_TOKEN_LENGTH = 2048;
+const ISSUER = 'junjo-server';
+
+let cachedKey: { secret: string; key: Uint8Array } | undefined;
+
+/** 256-bit key for JWE `dir` + A256GCM, derived from the configured secret. */
+function key(): Uint8Array {
+  const secret = Config.get().sessionSecret;
+  if (cachedKey?.secret !== secret) {
+    cachedKey = { secret, key: new Uint8Array(createHash('sha256').update(secret, 'utf8').digest()) };
+  }
+  return cachedKey.key;
+}
+
+export interface Authenticated {
+  sessionId: string;
+  user: { id: string; email: string };
+}
+
+/** Opens a session row for the user and returns the cookie token naming it. */
+export async function create(userId: string): Promise<{ token: string; expiresAt: Date }> {
+  const now = new Date();
+  const expiresAt = new Date(now.getTime() + SESSION_TTL_SECONDS * 1000);
+  const id = newId();
+  await Db.write((db) => db.insert(sessionTable).values({ id, userId, createdAt: now, expiresAt }));
+  const token = await new EncryptJWT({ sid: id })
+    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
+    .setIssuer(ISSUER)
+    .setIssuedAt(now)
+    .setExpirationTime(expiresAt)
+    .encrypt(key());
+  return { token, expiresAt };
+}
+
+/** The session id inside a token, or undefined for anything tampered, foreign, expired or garbage. */
+async function sessionIdOf(token: string | undefined): Promise<string | undefined> {
+  if (!token || token.length > MAX_TOKEN_LENGTH) return undefined;
+  try {
+    const { payload } = await jwtDecrypt(token, key(), {
+      issuer: ISSUER,
+      keyManagementAlgorithms: ['dir'],
+      contentEncryptionAlgorithms: ['A256GCM'],
+    });
+    return typeof payload.sid === 'string' ? payload.sid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks a cookie token against its server-side row on every call: revoked, expired or unknown rows fail.
+ * @throws AppError unauthorized `no_session` or `user_not_found`.
+ */
+export async function authenticate(token: string | undefined): Promise<Authenticated> {
+  const sessionId = await sessionIdOf(token);
+  if (!sessionId) throw unauthorized('no_session', 'Unauthorized: No valid session');
+  const db = await Db.get();
+  const [row] = await db
+    .select({ session: sessionTable, user: { id: userTable.id, email: userTable.email, isActive: userTable.isActive } })
+    .from(sessionTable)
+    .leftJoin(userTable, eq(userTable.id, sessionTable.userId))
+    .where(and(eq(sessionTable.id, sessionId), isNull(sessionTable.revokedAt)));
+  if (!row || row.session.expiresAt.getTime() <= Date.now()) {
+    throw unauthorized('no_session', 'Unauthorized: No valid session');
+  }
+  if (!row.user || !row.user.isActive) throw unauthorized('user_not_found', 'Unauthorized: User not found');
+  return { sessionId, user: { id: row.user.id, email: row.user.email } };
+}
+
+/** Revokes the session a token names; a token that names nothing valid is ignored. */
+export async function revoke(token: string | undefined): Promise<void> {
+  const sessionId = await sessionIdOf(token);
+  if (!sessionId) return;
+  await Db.write((db) =>
+    db
+      .update(sessionTable)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(sessionTable.id, sessionId), isNull(sessionTable.revokedAt))),
+  );
+}
