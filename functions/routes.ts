@@ -28,7 +28,9 @@ export const routes = [
   { method: 'DELETE', path: '/users/{id}', handler: 'users/delete', auth: 'session' },
 ] as const satisfies readonly Route[];
 
-type KeyOf<R> = R extends { method: infer M extends string; path: infer P extends string } ? `${M} ${P}` : never;
+type KeyOf<R> = R extends { method: infer M extends string; path: infer P extends string }
+  ? `${M} ${P}`
+  : never;
 export type RouteKey = KeyOf<(typeof routes)[number]>;
 
 /** The entry for `"METHOD /path"`; throws at import time for a key that is not in the table. */

@@ -51,12 +51,18 @@ const originList = z.string().transform((raw, ctx) => {
 });
 
 const positiveInt = (fallback: number) =>
-  z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be > 0').default(fallback);
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .positive('must be > 0')
+    .default(fallback);
 
 /** The environment we read, every variable with why it exists. Unknown variables are ignored. */
 const EnvSchema = z.object({
   /** `production` turns on Secure cookies and requires real secrets and public URLs. */
-  JUNJO_ENV: z.enum(['development', 'production'], { error: 'must be development or production' }).default('development'),
+  JUNJO_ENV: z
+    .enum(['development', 'production'], { error: 'must be development or production' })
+    .default('development'),
   /** Self-host data: the libSQL file, the WAL and the DuckDB file, the generated dev session secret. */
   JUNJO_DATA_DIR: z.string().min(1, 'must not be empty').default('./.data'),
   /** Encrypts session cookies (JWE). Generated and kept in the data dir in development. */
@@ -66,8 +72,11 @@ const EnvSchema = z.object({
   JUNJO_LIBSQL_AUTH_TOKEN: z.string().optional(),
   /** How long a libSQL file connection waits on a lock held by another process before failing. */
   JUNJO_LIBSQL_BUSY_TIMEOUT_MS: positiveInt(5000),
-  /** Browsers allowed to call the API with credentials; also the Origin check for unsafe methods. */
-  JUNJO_ALLOW_ORIGINS: originList.default(['http://localhost:5151', 'http://localhost:5153']),
+  /**
+   * Browsers allowed to call the API with credentials; also the Origin check for unsafe methods.
+   * Default: the Junjo UI's dev ports, or JUNJO_PROD_FRONTEND_URL in production.
+   */
+  JUNJO_ALLOW_ORIGINS: originList.optional(),
   /** The HTTP API (packages/local in self-host). */
   JUNJO_BACKEND_PORT: port(1323),
   JUNJO_BACKEND_HOST: z.string().min(1).default('0.0.0.0'),
@@ -92,7 +101,9 @@ const EnvSchema = z.object({
   GEMINI_BASE_URL: httpUrl.optional(),
   /** JSON log level. */
   JUNJO_LOG_LEVEL: z
-    .enum(['debug', 'info', 'warn', 'error', 'silent'], { error: 'must be debug, info, warn, error or silent' })
+    .enum(['debug', 'info', 'warn', 'error', 'silent'], {
+      error: 'must be debug, info, warn, error or silent',
+    })
     .default('info'),
 });
 
@@ -142,10 +153,17 @@ export function load(env: NodeJS.ProcessEnv = process.env): Config {
   const isProduction = e.JUNJO_ENV === 'production';
   const problems: string[] = [];
   if (isProduction) {
-    if (!e.JUNJO_SESSION_SECRET) problems.push('JUNJO_SESSION_SECRET: required in production (at least 32 characters)');
+    if (!e.JUNJO_SESSION_SECRET)
+      problems.push('JUNJO_SESSION_SECRET: required in production (at least 32 characters)');
     else if (new Set(e.JUNJO_SESSION_SECRET).size < 10)
-      problems.push('JUNJO_SESSION_SECRET: looks like a placeholder; use a random value (openssl rand -base64 48)');
-    for (const name of ['JUNJO_PROD_FRONTEND_URL', 'JUNJO_PROD_BACKEND_URL', 'JUNJO_PROD_INGESTION_URL'] as const) {
+      problems.push(
+        'JUNJO_SESSION_SECRET: looks like a placeholder; use a random value (openssl rand -base64 48)',
+      );
+    for (const name of [
+      'JUNJO_PROD_FRONTEND_URL',
+      'JUNJO_PROD_BACKEND_URL',
+      'JUNJO_PROD_INGESTION_URL',
+    ] as const) {
       if (!e[name]) problems.push(`${name}: required in production (an http(s) URL)`);
     }
   }
@@ -162,7 +180,9 @@ export function load(env: NodeJS.ProcessEnv = process.env): Config {
       authToken: e.JUNJO_LIBSQL_AUTH_TOKEN,
       busyTimeoutMs: e.JUNJO_LIBSQL_BUSY_TIMEOUT_MS,
     },
-    allowOrigins: e.JUNJO_ALLOW_ORIGINS,
+    allowOrigins:
+      e.JUNJO_ALLOW_ORIGINS ??
+      (isProduction ? [e.JUNJO_PROD_FRONTEND_URL!] : ['http://localhost:5151', 'http://localhost:5153']),
     http: { port: e.JUNJO_BACKEND_PORT, host: e.JUNJO_BACKEND_HOST, maxBodyBytes: e.JUNJO_MAX_BODY_BYTES },
     ingest: { grpcPort: e.GRPC_PORT, otlpHttpPort: e.OTLP_HTTP_PORT, internalGrpcPort: e.INTERNAL_GRPC_PORT },
     queryUrl: e.JUNJO_QUERY_URL,
@@ -199,7 +219,9 @@ function developmentSecret(dataDir: string): string {
   }
   const secret = readFileSync(file, 'utf8').trim();
   if (secret.length < 32) {
-    throw new ConfigError([`JUNJO_SESSION_SECRET: the kept secret in ${file} is shorter than 32 characters; delete it`]);
+    throw new ConfigError([
+      `JUNJO_SESSION_SECRET: the kept secret in ${file} is shorter than 32 characters; delete it`,
+    ]);
   }
   return secret;
 }

@@ -27,7 +27,11 @@ function openHandle(): Handle {
   const { libsql } = Config.get();
   const isFile = libsql.url.startsWith('file:');
   if (isFile) mkdirSync(path.dirname(libsql.url.slice('file:'.length)), { recursive: true });
-  const client = createClient({ url: libsql.url, authToken: libsql.authToken, timeout: libsql.busyTimeoutMs });
+  const client = createClient({
+    url: libsql.url,
+    authToken: libsql.authToken,
+    timeout: libsql.busyTimeoutMs,
+  });
   const db = drizzle(client, { schema });
   const ready = (async () => {
     // WAL lets readers (other Lambdas, the ingest key check) proceed while one writer commits.

@@ -8,7 +8,8 @@ export const REDACTED = '[REDACTED]';
 
 /** JSON.stringify replacer used by the logger: redacts sensitive keys at any depth. */
 export function redactSensitive(key: string, value: unknown): unknown {
-  if (key && SENSITIVE_KEY.test(key) && value !== undefined && value !== null && value !== '') return REDACTED;
+  if (key && SENSITIVE_KEY.test(key) && value !== undefined && value !== null && value !== '')
+    return REDACTED;
   return value;
 }
 
@@ -19,5 +20,5 @@ export const logger = new Logger({
 });
 
 Config.onLoad((config) => {
-  logger.setLogLevel(config.logLevel === 'silent' ? 'SILENT' : config.logLevel.toUpperCase() as 'INFO');
+  logger.setLogLevel(config.logLevel === 'silent' ? 'SILENT' : (config.logLevel.toUpperCase() as 'INFO'));
 });

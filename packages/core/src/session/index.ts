@@ -72,14 +72,17 @@ export async function authenticate(token: string | undefined): Promise<Authentic
   if (!sessionId) throw unauthorized('no_session', 'Unauthorized: No valid session');
   const db = await Db.get();
   const [row] = await db
-    .select({ session: sessionTable, user: { id: userTable.id, email: userTable.email, isActive: userTable.isActive } })
+    .select({
+      session: sessionTable,
+      user: { id: userTable.id, email: userTable.email, isActive: userTable.isActive },
+    })
     .from(sessionTable)
     .leftJoin(userTable, eq(userTable.id, sessionTable.userId))
     .where(and(eq(sessionTable.id, sessionId), isNull(sessionTable.revokedAt)));
   if (!row || row.session.expiresAt.getTime() <= Date.now()) {
     throw unauthorized('no_session', 'Unauthorized: No valid session');
   }
-  if (!row.user || !row.user.isActive) throw unauthorized('user_not_found', 'Unauthorized: User not found');
+  if (!row.user?.isActive) throw unauthorized('user_not_found', 'Unauthorized: User not found');
   return { sessionId, user: { id: row.user.id, email: row.user.email } };
 }
 

@@ -21,7 +21,9 @@ export async function signIn(input: User.Credentials): Promise<{ token: string; 
   const { email, password } = User.Credentials.parse(input);
   await assertNotRateLimited(email);
   const user = await User.findByEmail(email);
-  const ok = user?.isActive ? await Password.verify(password, user.passwordHash) : await Password.verifyDecoy(password);
+  const ok = user?.isActive
+    ? await Password.verify(password, user.passwordHash)
+    : await Password.verifyDecoy(password);
   if (!user || !ok) {
     await recordFailure(email);
     throw unauthorized('invalid_credentials', 'Invalid credentials');
@@ -38,13 +40,22 @@ async function assertNotRateLimited(email: string): Promise<void> {
   const failures = await db
     .select({ failedAt: signInFailureTable.failedAt })
     .from(signInFailureTable)
-    .where(and(eq(signInFailureTable.email, email), gt(signInFailureTable.failedAt, new Date(now - FAILURE_WINDOW_MS))))
+    .where(
+      and(
+        eq(signInFailureTable.email, email),
+        gt(signInFailureTable.failedAt, new Date(now - FAILURE_WINDOW_MS)),
+      ),
+    )
     .orderBy(asc(signInFailureTable.failedAt));
   if (failures.length < MAX_FAILURES) return;
   // Attempts resume once enough failures age out of the window to fall below the limit.
   const releasing = failures[failures.length - MAX_FAILURES]!.failedAt.getTime();
   const retryAfterSeconds = Math.max(1, Math.ceil((releasing + FAILURE_WINDOW_MS - now) / 1000));
-  throw rateLimited('too_many_attempts', 'Too many failed sign-in attempts. Try again later.', retryAfterSeconds);
+  throw rateLimited(
+    'too_many_attempts',
+    'Too many failed sign-in attempts. Try again later.',
+    retryAfterSeconds,
+  );
 }
 
 async function recordFailure(email: string): Promise<void> {
@@ -52,7 +63,12 @@ async function recordFailure(email: string): Promise<void> {
   await Db.write(async (db) => {
     await db
       .delete(signInFailureTable)
-      .where(and(eq(signInFailureTable.email, email), lte(signInFailureTable.failedAt, new Date(now.getTime() - FAILURE_WINDOW_MS))));
+      .where(
+        and(
+          eq(signInFailureTable.email, email),
+          lte(signInFailureTable.failedAt, new Date(now.getTime() - FAILURE_WINDOW_MS)),
+        ),
+      );
     await db.insert(signInFailureTable).values({ email, failedAt: now });
   });
 }

@@ -64,7 +64,10 @@ export async function create(input: Credentials): Promise<PublicUser> {
   const credentials = Credentials.parse(input);
   const passwordHash = await Password.hash(credentials.password);
   return Db.transaction(async (tx) => {
-    const [taken] = await tx.select({ id: userTable.id }).from(userTable).where(eq(userTable.email, credentials.email));
+    const [taken] = await tx
+      .select({ id: userTable.id })
+      .from(userTable)
+      .where(eq(userTable.email, credentials.email));
     if (taken) throw conflict('email_taken', 'A user with this email already exists');
     return insert(tx, credentials.email, passwordHash);
   });

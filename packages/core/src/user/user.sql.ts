@@ -1,4 +1,4 @@
-import { sqliteTable, integer, text } from 'drizzle-orm/sqlite-core';
+import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { id, timestamps } from '../db/columns.ts';
 
 export const userTable = sqliteTable('user', {
