@@ -26,6 +26,9 @@ export const routes = [
   { method: 'GET', path: '/users', handler: 'users/list', auth: 'session' },
   { method: 'POST', path: '/users', handler: 'users/create', auth: 'session' },
   { method: 'DELETE', path: '/users/{id}', handler: 'users/delete', auth: 'session' },
+  { method: 'GET', path: '/api_keys', handler: 'api-keys/list', auth: 'session' },
+  { method: 'POST', path: '/api_keys', handler: 'api-keys/create', auth: 'session' },
+  { method: 'DELETE', path: '/api_keys/{id}', handler: 'api-keys/delete', auth: 'session' },
 ] as const satisfies readonly Route[];
 
 type KeyOf<R> = R extends { method: infer M extends string; path: infer P extends string }

@@ -86,6 +86,10 @@ const EnvSchema = z.object({
   GRPC_PORT: port(50051),
   OTLP_HTTP_PORT: port(4318),
   INTERNAL_GRPC_PORT: port(50052),
+  /** How long ingest trusts a valid API key without asking libSQL; a deleted key is refused within this. */
+  JUNJO_API_KEY_CACHE_TTL_MS: positiveInt(10_000),
+  /** How long an unknown API key is remembered, so a flood of bad keys does not reach the database. */
+  JUNJO_API_KEY_NEGATIVE_TTL_MS: positiveInt(2_000),
   /** Where HTTP handlers reach the span query service. */
   JUNJO_QUERY_URL: z.string().min(1).default('127.0.0.1:50052'),
   /** Public URLs, required in production; shown by GET /api/config. */
@@ -118,6 +122,7 @@ export interface Config {
   allowOrigins: string[];
   http: { port: number; host: string; maxBodyBytes: number };
   ingest: { grpcPort: number; otlpHttpPort: number; internalGrpcPort: number };
+  apiKeyCache: { validTtlMs: number; invalidTtlMs: number };
   queryUrl: string;
   urls: { frontend: string; backend: string; otlp: string };
   providers: {
@@ -185,6 +190,7 @@ export function load(env: NodeJS.ProcessEnv = process.env): Config {
       (isProduction ? [e.JUNJO_PROD_FRONTEND_URL!] : ['http://localhost:5151', 'http://localhost:5153']),
     http: { port: e.JUNJO_BACKEND_PORT, host: e.JUNJO_BACKEND_HOST, maxBodyBytes: e.JUNJO_MAX_BODY_BYTES },
     ingest: { grpcPort: e.GRPC_PORT, otlpHttpPort: e.OTLP_HTTP_PORT, internalGrpcPort: e.INTERNAL_GRPC_PORT },
+    apiKeyCache: { validTtlMs: e.JUNJO_API_KEY_CACHE_TTL_MS, invalidTtlMs: e.JUNJO_API_KEY_NEGATIVE_TTL_MS },
     queryUrl: e.JUNJO_QUERY_URL,
     urls: {
       frontend: e.JUNJO_PROD_FRONTEND_URL ?? 'http://localhost:5153',

@@ -1,22 +1,30 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Client, createClient } from '@libsql/client';
+import { type Client, createClient, type ResultSet } from '@libsql/client';
+import { sql } from 'drizzle-orm';
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql';
 import { migrate as drizzleMigrate } from 'drizzle-orm/libsql/migrator';
+import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import * as Config from '../config/index.ts';
 import { logger } from '../logger/index.ts';
 import * as schema from './schema.ts';
 
 export type Database = LibSQLDatabase<typeof schema>;
-export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+/** What a transaction body gets: the writer connection inside BEGIN IMMEDIATE, or a drizzle transaction. */
+export type Transaction = BaseSQLiteDatabase<'async', ResultSet, typeof schema>;
 
 /** Committed drizzle-kit migrations; applied before first use in every process. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../migrations', import.meta.url));
 
 interface Handle {
-  client: Client;
-  db: Database;
+  /** Reads. For a file this is its own connection, so reads never see a writer's open transaction. */
+  reader: Database;
+  /** Writes, one at a time through the write lane; the same client as `reader` for a remote server. */
+  writer: Database;
+  /** Local file: transactions are BEGIN IMMEDIATE/COMMIT on the writer connection (see `transaction`). */
+  isFile: boolean;
+  clients: Client[];
   ready: Promise<void>;
 }
 
@@ -27,18 +35,18 @@ function openHandle(): Handle {
   const { libsql } = Config.get();
   const isFile = libsql.url.startsWith('file:');
   if (isFile) mkdirSync(path.dirname(libsql.url.slice('file:'.length)), { recursive: true });
-  const client = createClient({
-    url: libsql.url,
-    authToken: libsql.authToken,
-    timeout: libsql.busyTimeoutMs,
-  });
-  const db = drizzle(client, { schema });
+  const open = () =>
+    createClient({ url: libsql.url, authToken: libsql.authToken, timeout: libsql.busyTimeoutMs });
+  const readClient = open();
+  const writeClient = isFile ? open() : readClient;
+  const reader = drizzle(readClient, { schema });
+  const writer = isFile ? drizzle(writeClient, { schema }) : reader;
   const ready = (async () => {
     // WAL lets readers (other Lambdas, the ingest key check) proceed while one writer commits.
-    if (isFile) await client.execute('PRAGMA journal_mode = WAL');
-    await migrateWithRetry(db);
+    if (isFile) await writeClient.execute('PRAGMA journal_mode = WAL');
+    await migrateWithRetry(writer);
   })();
-  return { client, db, ready };
+  return { reader, writer, isFile, clients: isFile ? [readClient, writeClient] : [readClient], ready };
 }
 
 /** Two processes starting at once may race on the same migration; the loser re-reads and finds it applied. */
@@ -56,6 +64,10 @@ async function migrateWithRetry(db: Database): Promise<void> {
  * the handle is dropped, so the next call tries again (the store may come back).
  */
 export async function get(): Promise<Database> {
+  return (await ready()).reader;
+}
+
+async function ready(): Promise<Handle> {
   handle ??= openHandle();
   const current = handle;
   try {
@@ -63,11 +75,11 @@ export async function get(): Promise<Database> {
   } catch (error) {
     if (handle === current) {
       handle = undefined;
-      current.client.close();
+      for (const client of current.clients) client.close();
     }
     throw error;
   }
-  return current.db;
+  return current;
 }
 
 /** Applies pending migrations now (start-up); the same as the first `get()`. */
@@ -80,20 +92,40 @@ export async function migrate(): Promise<void> {
  * concurrent writer would only spin on SQLITE_BUSY; queueing here keeps writers orderly.
  */
 export async function write<T>(fn: (db: Database) => Promise<T>): Promise<T> {
-  const run = writeQueue.then(async () => fn(await get()));
+  return inWriteLane(async (h) => fn(h.writer));
+}
+
+function inWriteLane<T>(fn: (h: Handle) => Promise<T>): Promise<T> {
+  const run = writeQueue.then(async () => fn(await ready()));
   writeQueue = run.catch(() => undefined);
   return run;
 }
 
-/** A write transaction taken with BEGIN IMMEDIATE, so check-then-insert is atomic across processes too. */
+/**
+ * A write transaction taken with BEGIN IMMEDIATE, so check-then-insert is atomic across processes too.
+ * For a file, the transaction runs on the writer connection, which the write lane gives to one caller at
+ * a time. (@libsql/client's own `transaction()` hands its connection to the transaction and never closes
+ * it: one leaked connection per transaction, which also holds the file's locks until garbage collection.)
+ */
 export async function transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
-  return write((db) => db.transaction(fn, { behavior: 'immediate' }));
+  return inWriteLane(async (h) => {
+    if (!h.isFile) return h.writer.transaction(fn, { behavior: 'immediate' });
+    await h.writer.run(sql`BEGIN IMMEDIATE`);
+    try {
+      const result = await fn(h.writer);
+      await h.writer.run(sql`COMMIT`);
+      return result;
+    } catch (error) {
+      await h.writer.run(sql`ROLLBACK`).catch(() => undefined);
+      throw error;
+    }
+  });
 }
 
 /** Answers when the store answers a trivial query (for GET /health). */
 export async function ping(): Promise<void> {
   const db = await get();
-  await db.run('SELECT 1');
+  await db.run(sql`SELECT 1`);
 }
 
 /** Closes the client (shutdown, tests). The next `get()` opens a new one. */
@@ -102,6 +134,6 @@ export async function close(): Promise<void> {
   handle = undefined;
   if (current) {
     await current.ready.catch(() => undefined);
-    current.client.close();
+    for (const client of current.clients) client.close();
   }
 }

@@ -1,0 +1,71 @@
+/**
+ * `npm start`: the whole self-hosted server on embedded defaults. Loads the config (generating the
+ * development session secret on first start), applies migrations, serves every route of
+ * functions/routes.ts on JUNJO_BACKEND_PORT, and stops cleanly on SIGINT/SIGTERM.
+ */
+import * as Config from '@junjo/core/config';
+import * as Db from '@junjo/core/db';
+import { logger } from '@junjo/core/logger';
+import * as User from '@junjo/core/user';
+import { routes } from '@junjo/functions/routes';
+import { createApp, defaultLoadHandler, listen } from './server.ts';
+
+async function main(): Promise<void> {
+  let config: Config.Config;
+  try {
+    config = Config.get();
+  } catch (error) {
+    if (error instanceof Config.ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+
+  await Db.migrate();
+  // Load every handler now: an import error surfaces at start, and first requests are not slowed.
+  await Promise.all(routes.map((r) => defaultLoadHandler(r.handler)));
+
+  const app = createApp({ routes, loadHandler: defaultLoadHandler, maxBodyBytes: config.http.maxBodyBytes });
+  const http = await listen(app, { port: config.http.port, host: config.http.host });
+  const shown = http.url.replace('//0.0.0.0:', '//localhost:').replace('//[::]:', '//localhost:');
+
+  const out = (line = '') => process.stdout.write(`${line}\n`);
+  out(`Junjo Server ${config.version} (${config.environment})`);
+  out(`  HTTP API:  ${shown}`);
+  out(`  data dir:  ${config.dataDir}`);
+  if (!(await User.exists())) {
+    out();
+    out('No user exists yet. Create the first one in the Junjo web UI, or with:');
+    out(`  curl -X POST ${shown}/users/create-first-user -H 'content-type: application/json' \\`);
+    out(`    -d '{"email":"you@example.com","password":"a long password"}'`);
+  }
+  out();
+  out('Press Ctrl+C to stop.');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      out(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    out(`${signal}: stopping…`);
+    try {
+      await http.close();
+      await Db.close();
+      out('stopped');
+      process.exit(0);
+    } catch (error) {
+      logger.error('unclean shutdown', { error: error as Error });
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error) => {
+  logger.error('start-up failed', { error: error as Error });
+  process.exit(1);
+});
