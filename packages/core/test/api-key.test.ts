@@ -84,14 +84,14 @@ describe('validateApiKey', () => {
 
   it('refuses a key deleted by another process once the TTL passes', async () => {
     const { id, key } = await ApiKey.create('deleted elsewhere');
-    const ttl = { validTtlMs: 150, invalidTtlMs: 50 };
+    const ttl = { validTtlMs: 1000, invalidTtlMs: 50 };
     expect(await ApiKey.validateApiKey(key, ttl)).toBe(true);
     const other = createClient({ url: `file:${path.join(data.dir(), 'junjo.db')}` });
     await other.execute({ sql: 'DELETE FROM api_key WHERE id = ?', args: [id] });
     other.close();
     // Still trusted from the cache for up to the TTL, and refused after it.
     expect(await ApiKey.validateApiKey(key, ttl)).toBe(true);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 1100));
     expect(await ApiKey.validateApiKey(key, ttl)).toBe(false);
   });
 
