@@ -86,6 +86,18 @@ const EnvSchema = z.object({
   GRPC_PORT: port(50051),
   OTLP_HTTP_PORT: port(4318),
   INTERNAL_GRPC_PORT: port(50052),
+  /** Where the OTLP receivers listen; the query service binds loopback unless told otherwise. */
+  JUNJO_INGEST_HOST: z.string().min(1).default('0.0.0.0'),
+  JUNJO_INTERNAL_GRPC_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Shared token the query service requires when it is not bound to loopback. */
+  JUNJO_INTERNAL_GRPC_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Largest OTLP request accepted (gRPC RESOURCE_EXHAUSTED / HTTP 413 above it). */
+  JUNJO_INGEST_MAX_REQUEST_BYTES: positiveInt(16 * 1024 * 1024),
+  /** Backpressure: above this much un-indexed WAL, or this process RSS, exports get UNAVAILABLE / 503. */
+  JUNJO_WAL_MAX_UNRELEASED_BYTES: positiveInt(1024 * 1024 * 1024),
+  JUNJO_INGEST_MAX_RSS_BYTES: positiveInt(1536 * 1024 * 1024),
+  /** WAL segment size: segments are deleted whole once indexed. */
+  JUNJO_WAL_SEGMENT_BYTES: positiveInt(64 * 1024 * 1024),
   /** How long ingest trusts a valid API key without asking libSQL; a deleted key is refused within this. */
   JUNJO_API_KEY_CACHE_TTL_MS: positiveInt(10_000),
   /** How long an unknown API key is remembered, so a flood of bad keys does not reach the database. */
@@ -103,6 +115,11 @@ const EnvSchema = z.object({
   OPENAI_BASE_URL: httpUrl.optional(),
   ANTHROPIC_BASE_URL: httpUrl.optional(),
   GEMINI_BASE_URL: httpUrl.optional(),
+  /** Playground: provider call timeout (504 after it). */
+  JUNJO_LLM_TIMEOUT_MS: positiveInt(120_000),
+  /** Playground runs are traced to this OTLP/HTTP endpoint with this key; tracing is off without a key. */
+  JUNJO_PLAYGROUND_OTLP_URL: httpUrl.optional(),
+  JUNJO_PLAYGROUND_API_KEY: z.string().min(1).optional(),
   /** JSON log level. */
   JUNJO_LOG_LEVEL: z
     .enum(['debug', 'info', 'warn', 'error', 'silent'], {
@@ -121,7 +138,19 @@ export interface Config {
   libsql: { url: string; authToken?: string; busyTimeoutMs: number };
   allowOrigins: string[];
   http: { port: number; host: string; maxBodyBytes: number };
-  ingest: { grpcPort: number; otlpHttpPort: number; internalGrpcPort: number };
+  ingest: {
+    grpcPort: number;
+    otlpHttpPort: number;
+    internalGrpcPort: number;
+    host: string;
+    internalHost: string;
+    internalToken?: string;
+    maxRequestBytes: number;
+    maxUnreleasedWalBytes: number;
+    maxRssBytes: number;
+    walSegmentBytes: number;
+    walDir: string;
+  };
   apiKeyCache: { validTtlMs: number; invalidTtlMs: number };
   queryUrl: string;
   urls: { frontend: string; backend: string; otlp: string };
@@ -130,6 +159,7 @@ export interface Config {
     anthropic: { apiKey?: string; baseUrl?: string };
     gemini: { apiKey?: string; baseUrl?: string };
   };
+  playground: { timeoutMs: number; otlpUrl: string; apiKey?: string };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   version: string;
 }
@@ -189,7 +219,19 @@ export function load(env: NodeJS.ProcessEnv = process.env): Config {
       e.JUNJO_ALLOW_ORIGINS ??
       (isProduction ? [e.JUNJO_PROD_FRONTEND_URL!] : ['http://localhost:5151', 'http://localhost:5153']),
     http: { port: e.JUNJO_BACKEND_PORT, host: e.JUNJO_BACKEND_HOST, maxBodyBytes: e.JUNJO_MAX_BODY_BYTES },
-    ingest: { grpcPort: e.GRPC_PORT, otlpHttpPort: e.OTLP_HTTP_PORT, internalGrpcPort: e.INTERNAL_GRPC_PORT },
+    ingest: {
+      grpcPort: e.GRPC_PORT,
+      otlpHttpPort: e.OTLP_HTTP_PORT,
+      internalGrpcPort: e.INTERNAL_GRPC_PORT,
+      host: e.JUNJO_INGEST_HOST,
+      internalHost: e.JUNJO_INTERNAL_GRPC_HOST,
+      internalToken: e.JUNJO_INTERNAL_GRPC_TOKEN,
+      maxRequestBytes: e.JUNJO_INGEST_MAX_REQUEST_BYTES,
+      maxUnreleasedWalBytes: e.JUNJO_WAL_MAX_UNRELEASED_BYTES,
+      maxRssBytes: e.JUNJO_INGEST_MAX_RSS_BYTES,
+      walSegmentBytes: e.JUNJO_WAL_SEGMENT_BYTES,
+      walDir: path.join(dataDir, 'wal'),
+    },
     apiKeyCache: { validTtlMs: e.JUNJO_API_KEY_CACHE_TTL_MS, invalidTtlMs: e.JUNJO_API_KEY_NEGATIVE_TTL_MS },
     queryUrl: e.JUNJO_QUERY_URL,
     urls: {
@@ -201,6 +243,11 @@ export function load(env: NodeJS.ProcessEnv = process.env): Config {
       openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL },
       gemini: { apiKey: e.GEMINI_API_KEY, baseUrl: e.GEMINI_BASE_URL },
+    },
+    playground: {
+      timeoutMs: e.JUNJO_LLM_TIMEOUT_MS,
+      otlpUrl: e.JUNJO_PLAYGROUND_OTLP_URL ?? `http://127.0.0.1:${e.OTLP_HTTP_PORT}/v1/traces`,
+      apiKey: e.JUNJO_PLAYGROUND_API_KEY,
     },
     logLevel: e.JUNJO_LOG_LEVEL,
     version: VERSION,
