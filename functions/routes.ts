@@ -29,6 +29,14 @@ export const routes = [
   { method: 'GET', path: '/api_keys', handler: 'api-keys/list', auth: 'session' },
   { method: 'POST', path: '/api_keys', handler: 'api-keys/create', auth: 'session' },
   { method: 'DELETE', path: '/api_keys/{id}', handler: 'api-keys/delete', auth: 'session' },
+  { method: 'POST', path: '/llm/generate', handler: 'llm/generate', auth: 'session' },
+  { method: 'GET', path: '/llm/providers/{provider}/models', handler: 'llm/models', auth: 'session' },
+  {
+    method: 'POST',
+    path: '/llm/providers/{provider}/models/refresh',
+    handler: 'llm/refresh-models',
+    auth: 'session',
+  },
 ] as const satisfies readonly Route[];
 
 type KeyOf<R> = R extends { method: infer M extends string; path: infer P extends string }
