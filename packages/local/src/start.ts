@@ -1,13 +1,15 @@
 /**
  * `npm start`: the whole self-hosted server on embedded defaults. Loads the config (generating the
- * development session secret on first start), applies migrations, serves every route of
- * functions/routes.ts on JUNJO_BACKEND_PORT, and stops cleanly on SIGINT/SIGTERM.
+ * development session secret on first start), applies migrations, starts the ingest process (OTLP
+ * receivers), serves every route of functions/routes.ts on JUNJO_BACKEND_PORT, and stops both cleanly on
+ * SIGINT/SIGTERM.
  */
 import * as Config from '@junjo/core/config';
 import * as Db from '@junjo/core/db';
 import { logger } from '@junjo/core/logger';
 import * as User from '@junjo/core/user';
 import { routes } from '@junjo/functions/routes';
+import { spawnIngest } from './ingest-process.ts';
 import { createApp, defaultLoadHandler, listen } from './server.ts';
 
 async function main(): Promise<void> {
@@ -26,14 +28,23 @@ async function main(): Promise<void> {
   // Load every handler now: an import error surfaces at start, and first requests are not slowed.
   await Promise.all(routes.map((r) => defaultLoadHandler(r.handler)));
 
+  const ingest = await spawnIngest();
   const app = createApp({ routes, loadHandler: defaultLoadHandler, maxBodyBytes: config.http.maxBodyBytes });
-  const http = await listen(app, { port: config.http.port, host: config.http.host });
-  const shown = http.url.replace('//0.0.0.0:', '//localhost:').replace('//[::]:', '//localhost:');
+  const http = await listen(app, { port: config.http.port, host: config.http.host }).catch(
+    async (error: unknown) => {
+      await ingest.stop();
+      throw error;
+    },
+  );
+  const shown = http.url;
+  const local = (bound: string) => bound.replace(/^(0\.0\.0\.0|\[::\]|::):/, 'localhost:');
 
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out(`Junjo Server ${config.version} (${config.environment})`);
-  out(`  HTTP API:  ${shown}`);
-  out(`  data dir:  ${config.dataDir}`);
+  out(`  HTTP API:   ${shown}`);
+  out(`  OTLP/gRPC:  ${local(ingest.grpc)}`);
+  out(`  OTLP/HTTP:  http://${local(ingest.http)}/v1/traces`);
+  out(`  data dir:   ${config.dataDir}`);
   if (!(await User.exists())) {
     out();
     out('No user exists yet. Create the first one in the Junjo web UI, or with:');
@@ -52,7 +63,7 @@ async function main(): Promise<void> {
     stopping = true;
     out(`${signal}: stopping…`);
     try {
-      await http.close();
+      await Promise.all([http.close(), ingest.stop()]);
       await Db.close();
       out('stopped');
       process.exit(0);
@@ -62,6 +73,12 @@ async function main(): Promise<void> {
     }
   };
   process.on('SIGINT', () => void stop('SIGINT'));
+  // The ingest process ending on its own (a crash) takes the server down: a supervisor restarts both.
+  void ingest.exited.then((code) => {
+    if (stopping) return;
+    logger.error('the ingest process exited unexpectedly; stopping', { code });
+    void http.close().finally(() => process.exit(1));
+  });
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,9 @@ describe('npm start', () => {
       JUNJO_DATA_DIR: dataDir,
       JUNJO_BACKEND_PORT: '0',
       JUNJO_BACKEND_HOST: '127.0.0.1',
+      GRPC_PORT: '0',
+      OTLP_HTTP_PORT: '0',
+      JUNJO_INGEST_HOST: '127.0.0.1',
     };
     for (const key of ['JUNJO_LIBSQL_URL', 'JUNJO_SESSION_SECRET', 'JUNJO_ENV', 'JUNJO_LOG_LEVEL'])
       delete env[key];
@@ -58,6 +61,7 @@ describe('npm start', () => {
     child.stderr!.on('data', (d) => (output += d));
 
     const [, base] = await waitFor(/HTTP API:\s+(http:\/\/\S+)/, 30_000);
+    const [, otlpHttp] = await waitFor(/OTLP\/HTTP:\s+(http:\/\/\S+)/, 1000);
     expect(output).toContain('No user exists yet');
     expect(statSync(path.join(dataDir, 'session-secret')).mode & 0o777).toBe(0o600);
 
@@ -75,6 +79,28 @@ describe('npm start', () => {
     const cookie = signIn.headers.getSetCookie()[0]!.split(';')[0]!;
     const users = await fetch(`${base}/users`, { headers: { cookie } });
     expect(users.status).toBe(200);
+    // An API key made through the API lets the fixture trace in through the ingest process's OTLP/HTTP port.
+    const created = await fetch(`${base}/api_keys`, {
+      method: 'POST',
+      headers: { ...headers, cookie },
+      body: '{"name":"e2e"}',
+    });
+    const { key } = (await created.json()) as { key: string };
+    const fixture = readFileSync(path.join(repoRoot, '..', 'shared', 'fixtures', 'junjo-workflow.otlp.json'));
+    const exported = await fetch(otlpHttp!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-junjo-api-key': key },
+      body: fixture,
+    });
+    expect(exported.status).toBe(200);
+    expect(await exported.json()).toEqual({});
+    const refused = await fetch(otlpHttp!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: fixture,
+    });
+    expect(refused.status).toBe(401);
+
     expect(((await users.json()) as unknown[])[0]).toMatchObject({
       email: 'first@example.com',
       is_active: true,
@@ -83,8 +109,8 @@ describe('npm start', () => {
     // Ctrl+C in a terminal signals the whole process group (npm, tsx, node).
     const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
     process.kill(-child.pid!, 'SIGINT');
-    // "stopped" is printed only after the server and the database closed without error.
-    await waitFor(/SIGINT: stopping…\s+stopped/, 10_000);
+    // "stopped" is printed only after the HTTP server, the ingest process and the database closed cleanly.
+    await waitFor(/SIGINT: stopping…[\s\S]*ingest stopped[\s\S]*\nstopped\n/, 10_000);
     await exited;
     await expect(fetch(`${base}/ping`)).rejects.toThrow();
   });

@@ -1,0 +1,45 @@
+/**
+ * The ingest container's entry point: OTLP/gRPC and OTLP/HTTP receivers over a durable WAL. Prints one
+ * `ingest listening` line with the bound ports (the self-host launcher reads it), and stops gracefully on
+ * SIGTERM/SIGINT: no new exports, in-flight ones acknowledged, WAL closed.
+ */
+import * as Config from '@junjo/core/config';
+import { logger } from '@junjo/core/logger';
+import { startIngest } from './server.ts';
+
+async function main(): Promise<void> {
+  let config: Config.Config;
+  try {
+    config = Config.get();
+  } catch (error) {
+    if (error instanceof Config.ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const ingest = await startIngest(config);
+  process.stdout.write(
+    `ingest listening: OTLP/gRPC ${config.ingest.host}:${ingest.grpcPort}, OTLP/HTTP ${config.ingest.host}:${ingest.httpPort}\n`,
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('ingest stopping', { signal });
+    ingest.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('ingest stopped uncleanly', { error: error as Error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  logger.error('ingest failed to start', { error: error as Error });
+  process.exit(1);
+});
