@@ -1,0 +1,47 @@
+/**
+ * gRPC load generator (its own process): pre-encoded requests, `concurrency` calls in flight over
+ * `channels` HTTP/2 connections. Usage: tsx grpc.ts '<json options>'; prints a LoadResult JSON line.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { buildRequests, type PayloadKind } from '../payloads.ts';
+import { drive } from './stats.ts';
+
+const o = JSON.parse(process.argv[2]!) as {
+  port: number;
+  seconds: number;
+  warmupSeconds: number;
+  concurrency: number;
+  channels: number;
+  kind: PayloadKind;
+  key: string;
+};
+const requests = buildRequests(o.kind, 16);
+const raw = (b: Buffer) => b;
+const clients = Array.from(
+  { length: o.channels },
+  (_, i) =>
+    new grpc.Client(`127.0.0.1:${o.port}`, grpc.credentials.createInsecure(), {
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      // Distinct options keep grpc-js from sharing one subchannel (one TCP connection) between clients.
+      'grpc-node.bench_channel': i,
+    } as grpc.ChannelOptions),
+);
+const metadata = new grpc.Metadata();
+metadata.set('x-junjo-api-key', o.key);
+let next = 0;
+
+const result = await drive(o, (slot) => {
+  const body = requests[next++ % requests.length]!;
+  return new Promise<number>((resolve, reject) =>
+    clients[slot % clients.length]!.makeUnaryRequest(
+      '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+      raw,
+      raw,
+      body,
+      metadata,
+      (error) => (error ? reject(error) : resolve(512)),
+    ),
+  );
+});
+process.stdout.write(`${JSON.stringify(result)}\n`);
+for (const client of clients) client.close();
