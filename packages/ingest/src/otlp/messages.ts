@@ -12,102 +12,36 @@
  * `number`. Absent messages decode to their empty values, so every field is always present.
  */
 import { fileURLToPath } from 'node:url';
+import type {
+  AnyValue,
+  InstrumentationScope,
+  KeyValue,
+  Resource,
+  Span,
+  SpanEvent,
+  SpanLink,
+  SpanStatus,
+  TraceRequest,
+} from '@junjo/core/span';
 import protobuf from 'protobufjs';
 import { I32, I64, LEN, ProtoWriter, VARINT } from './proto-writer.ts';
 
-/** An attribute value; `empty` is an AnyValue with no value set (and the profiles-only string index). */
-export type AnyValue =
-  | { type: 'string'; value: string }
-  | { type: 'bool'; value: boolean }
-  | { type: 'int'; value: bigint }
-  | { type: 'double'; value: number }
-  | { type: 'bytes'; value: Uint8Array }
-  | { type: 'array'; value: AnyValue[] }
-  | { type: 'kvlist'; value: KeyValue[] }
-  | { type: 'empty' };
-
-export interface KeyValue {
-  key: string;
-  value: AnyValue;
-}
-
-export interface Resource {
-  attributes: KeyValue[];
-  droppedAttributesCount: number;
-}
-
-export interface InstrumentationScope {
-  name: string;
-  version: string;
-  attributes: KeyValue[];
-  droppedAttributesCount: number;
-}
-
-/** `Span.SpanKind`: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
-export type SpanKind = number;
-
-/** `Status.StatusCode`: 0 unset, 1 ok, 2 error. */
-export type StatusCode = number;
-
-export interface SpanStatus {
-  code: StatusCode;
-  message: string;
-}
-
-export interface SpanEvent {
-  timeUnixNano: bigint;
-  name: string;
-  attributes: KeyValue[];
-  droppedAttributesCount: number;
-}
-
-export interface SpanLink {
-  traceId: Uint8Array;
-  spanId: Uint8Array;
-  traceState: string;
-  attributes: KeyValue[];
-  droppedAttributesCount: number;
-  /** Same layout as {@link Span.flags}. */
-  flags: number;
-}
-
-export interface Span {
-  traceId: Uint8Array;
-  spanId: Uint8Array;
-  traceState: string;
-  /** Empty for a root span. */
-  parentSpanId: Uint8Array;
-  /** Bits 0-7: W3C trace flags; bit 8: remote-ness known; bit 9: parent is remote. */
-  flags: number;
-  name: string;
-  kind: SpanKind;
-  startTimeUnixNano: bigint;
-  endTimeUnixNano: bigint;
-  attributes: KeyValue[];
-  droppedAttributesCount: number;
-  events: SpanEvent[];
-  droppedEventsCount: number;
-  links: SpanLink[];
-  droppedLinksCount: number;
-  status: SpanStatus;
-}
-
-export interface ScopeSpans {
-  scope: InstrumentationScope;
-  spans: Span[];
-  schemaUrl: string;
-}
-
-export interface ResourceSpans {
-  resource: Resource;
-  scopeSpans: ScopeSpans[];
-  schemaUrl: string;
-}
-
-/** A decoded `ExportTraceServiceRequest`. */
-export interface TraceRequest {
-  resourceSpans: ResourceSpans[];
-}
+// The decoded types are declared in core, which converts them to the contract's Span object.
+export type {
+  AnyValue,
+  InstrumentationScope,
+  KeyValue,
+  Resource,
+  ResourceSpans,
+  ScopeSpans,
+  Span,
+  SpanEvent,
+  SpanKind,
+  SpanLink,
+  SpanStatus,
+  StatusCode,
+  TraceRequest,
+} from '@junjo/core/span';
 
 /** A 64-bit integer given to the encoder: exact as bigint; numbers must be safe integers. */
 export type Int64Input = bigint | number;
