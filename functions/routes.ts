@@ -29,6 +29,43 @@ export const routes = [
   { method: 'GET', path: '/api_keys', handler: 'api-keys/list', auth: 'session' },
   { method: 'POST', path: '/api_keys', handler: 'api-keys/create', auth: 'session' },
   { method: 'DELETE', path: '/api_keys/{id}', handler: 'api-keys/delete', auth: 'session' },
+  {
+    method: 'GET',
+    path: '/api/v1/observability/services',
+    handler: 'observability/services',
+    auth: 'session',
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/observability/services/{service}/spans',
+    handler: 'observability/service-spans',
+    auth: 'session',
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/observability/services/{service}/spans/root',
+    handler: 'observability/root-spans',
+    auth: 'session',
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/observability/services/{service}/workflows',
+    handler: 'observability/workflows',
+    auth: 'session',
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/observability/traces/{trace_id}/spans',
+    handler: 'observability/trace-spans',
+    auth: 'session',
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/observability/traces/{trace_id}/spans/{span_id}',
+    handler: 'observability/span',
+    auth: 'session',
+  },
+  { method: 'POST', path: '/api/admin/flush-wal', handler: 'admin/flush-wal', auth: 'session' },
   { method: 'POST', path: '/llm/generate', handler: 'llm/generate', auth: 'session' },
   { method: 'GET', path: '/llm/providers/{provider}/models', handler: 'llm/models', auth: 'session' },
   {

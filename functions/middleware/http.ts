@@ -28,6 +28,7 @@ const STATUS: Record<ErrorKind, number> = {
   unavailable: 503,
   upstream: 502,
   timeout: 504,
+  internal: 500,
 };
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -22,3 +22,8 @@ export function json(
 export function empty(statusCode = 204): HttpResult {
   return { statusCode, headers: {} };
 }
+
+/** A JSON body that is already text (the span query service renders the contract's shape itself). */
+export function rawJson(statusCode: number, text: string): HttpResult {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: text };
+}

@@ -19,8 +19,9 @@ async function main(): Promise<void> {
     throw error;
   }
   const ingest = await startIngest(config);
+  const { host, internalHost } = config.ingest;
   process.stdout.write(
-    `ingest listening: OTLP/gRPC ${config.ingest.host}:${ingest.grpcPort}, OTLP/HTTP ${config.ingest.host}:${ingest.httpPort}\n`,
+    `ingest listening: OTLP/gRPC ${host}:${ingest.grpcPort}, OTLP/HTTP ${host}:${ingest.httpPort}, query ${internalHost}:${ingest.queryPort}\n`,
   );
   let stopping = false;
   const stop = (signal: string) => {

@@ -4,12 +4,13 @@ import { fileURLToPath } from 'node:url';
 
 // The ingest package's entry point, beside this package in the monorepo.
 const INGEST_MAIN = fileURLToPath(new URL('../../ingest/src/main.ts', import.meta.url));
-const READY = /^ingest listening: OTLP\/gRPC (\S+), OTLP\/HTTP (\S+)$/;
+const READY = /^ingest listening: OTLP\/gRPC (\S+), OTLP\/HTTP (\S+), query (\S+)$/;
 
 export interface IngestProcess {
   /** `host:port` as the ingest process bound them. */
   grpc: string;
   http: string;
+  query: string;
   child: ChildProcess;
   /** Resolves with the exit code when the process ends, whoever ended it. */
   exited: Promise<number | null>;
@@ -36,6 +37,7 @@ export function spawnIngest(): Promise<IngestProcess> {
         resolve({
           grpc: match[1]!,
           http: match[2]!,
+          query: match[3]!,
           child,
           exited,
           stop: async (graceMs = 15_000) => {

@@ -29,6 +29,8 @@ async function main(): Promise<void> {
   await Promise.all(routes.map((r) => defaultLoadHandler(r.handler)));
 
   const ingest = await spawnIngest();
+  // The handlers reach the span query service where the ingest process actually bound it.
+  Config.update({ queryUrl: ingest.query.replace(/^0\.0\.0\.0:/, '127.0.0.1:') });
   const app = createApp({ routes, loadHandler: defaultLoadHandler, maxBodyBytes: config.http.maxBodyBytes });
   const http = await listen(app, { port: config.http.port, host: config.http.host }).catch(
     async (error: unknown) => {

@@ -96,14 +96,28 @@ const EnvSchema = z.object({
   /** Backpressure: above this much un-indexed WAL, or this process RSS, exports get UNAVAILABLE / 503. */
   JUNJO_WAL_MAX_UNRELEASED_BYTES: positiveInt(1024 * 1024 * 1024),
   JUNJO_INGEST_MAX_RSS_BYTES: positiveInt(1536 * 1024 * 1024),
+  /** HTTP/2 receive window of OTLP/gRPC connections; 0 keeps grpc-js's 64 KiB (see receiver/grpc.ts). */
+  JUNJO_GRPC_RECEIVE_WINDOW_BYTES: z.coerce
+    .number({ error: 'must be a number' })
+    .int()
+    .min(0)
+    .default(8 * 1024 * 1024),
   /** WAL segment size: segments are deleted whole once indexed. */
   JUNJO_WAL_SEGMENT_BYTES: positiveInt(64 * 1024 * 1024),
   /** How long ingest trusts a valid API key without asking libSQL; a deleted key is refused within this. */
   JUNJO_API_KEY_CACHE_TTL_MS: positiveInt(10_000),
   /** How long an unknown API key is remembered, so a flood of bad keys does not reach the database. */
   JUNJO_API_KEY_NEGATIVE_TTL_MS: positiveInt(2_000),
-  /** Where HTTP handlers reach the span query service. */
+  /** Where HTTP handlers reach the span query service, and how long they wait for it (then 503). */
   JUNJO_QUERY_URL: z.string().min(1).default('127.0.0.1:50052'),
+  JUNJO_QUERY_TIMEOUT_MS: positiveInt(5_000),
+  /** How long POST /api/admin/flush-wal waits for the indexer to drain the backlog. */
+  JUNJO_FLUSH_TIMEOUT_MS: positiveInt(120_000),
+  /** Delete spans older than this many days (off when unset). */
+  JUNJO_RETENTION_DAYS: z.coerce
+    .number({ error: 'must be a number of days' })
+    .positive('must be > 0')
+    .optional(),
   /** Public URLs, required in production; shown by GET /api/config. */
   JUNJO_PROD_FRONTEND_URL: httpUrl.optional(),
   JUNJO_PROD_BACKEND_URL: httpUrl.optional(),
@@ -150,9 +164,13 @@ export interface Config {
     maxRssBytes: number;
     walSegmentBytes: number;
     walDir: string;
+    grpcReceiveWindowBytes: number;
   };
   apiKeyCache: { validTtlMs: number; invalidTtlMs: number };
   queryUrl: string;
+  queryTimeoutMs: number;
+  flushTimeoutMs: number;
+  retentionDays?: number;
   urls: { frontend: string; backend: string; otlp: string };
   providers: {
     openai: { apiKey?: string; baseUrl?: string };
@@ -231,9 +249,13 @@ export function load(env: NodeJS.ProcessEnv = process.env): Config {
       maxRssBytes: e.JUNJO_INGEST_MAX_RSS_BYTES,
       walSegmentBytes: e.JUNJO_WAL_SEGMENT_BYTES,
       walDir: path.join(dataDir, 'wal'),
+      grpcReceiveWindowBytes: e.JUNJO_GRPC_RECEIVE_WINDOW_BYTES,
     },
     apiKeyCache: { validTtlMs: e.JUNJO_API_KEY_CACHE_TTL_MS, invalidTtlMs: e.JUNJO_API_KEY_NEGATIVE_TTL_MS },
     queryUrl: e.JUNJO_QUERY_URL,
+    queryTimeoutMs: e.JUNJO_QUERY_TIMEOUT_MS,
+    flushTimeoutMs: e.JUNJO_FLUSH_TIMEOUT_MS,
+    retentionDays: e.JUNJO_RETENTION_DAYS,
     urls: {
       frontend: e.JUNJO_PROD_FRONTEND_URL ?? 'http://localhost:5153',
       backend: e.JUNJO_PROD_BACKEND_URL ?? `http://localhost:${e.JUNJO_BACKEND_PORT}`,
@@ -288,6 +310,15 @@ export function get(): Config {
     current = load(process.env);
     for (const listener of listeners) listener(current);
   }
+  return current;
+}
+
+/**
+ * Replaces parts of the loaded config. Only for the self-host launcher, which learns the span query
+ * service's address at run time (port 0 in tests) after it has loaded the config.
+ */
+export function update(patch: Partial<Config>): Config {
+  current = { ...get(), ...patch };
   return current;
 }
 

@@ -11,7 +11,9 @@ export type ErrorKind =
   | 'rate_limited'
   | 'unavailable'
   | 'upstream'
-  | 'timeout';
+  | 'timeout'
+  /** A failure whose message is still safe and useful to show (e.g. "WAL flush failed"). */
+  | 'internal';
 
 const BRAND = Symbol.for('junjo.AppError');
 

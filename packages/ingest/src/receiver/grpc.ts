@@ -50,6 +50,40 @@ export interface GrpcReceiverOptions {
   host: string;
   port: number;
   maxRequestBytes: number;
+  /** HTTP/2 receive window per stream and per connection (0: leave grpc-js's 64 KiB default). */
+  receiveWindowBytes?: number;
+}
+
+/**
+ * An OTLP exporter sends everything over one HTTP/2 connection, and with the default 64 KiB receive window
+ * the sender stalls whenever our event loop is busy and the WINDOW_UPDATE is late. grpc-js has no server
+ * option for it, so this sets the HTTP/2 settings and each session's window through grpc-js internals
+ * (`commonServerOptions`, `http2Servers`), checked at run time: if they ever change shape, the server
+ * still works, only with the default window, and says so once.
+ */
+function widenReceiveWindow(server: grpc.Server, bytes: number): { afterBind(): void } {
+  const internals = server as unknown as {
+    commonServerOptions?: { settings?: Record<string, unknown> };
+    http2Servers?: Map<
+      { on(event: 'session', listener: (session: { setLocalWindowSize(n: number): void }) => void): void },
+      unknown
+    >;
+  };
+  if (!internals.commonServerOptions || !(internals.http2Servers instanceof Map)) {
+    logger.warn('grpc-js internals changed: OTLP/gRPC keeps the default 64 KiB receive window');
+    return { afterBind: () => undefined };
+  }
+  internals.commonServerOptions.settings = {
+    ...internals.commonServerOptions.settings,
+    initialWindowSize: bytes,
+  };
+  return {
+    afterBind() {
+      for (const http2Server of internals.http2Servers!.keys()) {
+        http2Server.on('session', (session) => session.setLocalWindowSize(bytes));
+      }
+    },
+  };
 }
 
 /**
@@ -67,6 +101,10 @@ export async function startGrpcReceiver(
     'grpc.max_receive_message_length': options.maxRequestBytes,
     'grpc.max_send_message_length': 4 * 1024 * 1024,
   });
+
+  const window = options.receiveWindowBytes
+    ? widenReceiveWindow(server, options.receiveWindowBytes)
+    : undefined;
 
   server.addService(
     { Export: unary('/opentelemetry.proto.collector.trace.v1.TraceService/Export') },
@@ -128,6 +166,7 @@ export async function startGrpcReceiver(
       (error, bound) => (error ? reject(error) : resolve(bound)),
     ),
   );
+  window?.afterBind();
 
   return {
     port,

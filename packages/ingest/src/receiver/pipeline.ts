@@ -19,6 +19,8 @@ export interface PipelineDeps {
   backpressure: Backpressure;
   validateApiKey: (key: string) => Promise<boolean>;
   maxRequestBytes: number;
+  /** Called after each durable append (the indexer uses it to wake up). */
+  onAppended?: () => void;
 }
 
 /**
@@ -73,6 +75,7 @@ export class IngestPipeline {
       if (scan.spans > 0) {
         try {
           await this.deps.wal.append(scan.bytes, { kind: RecordKind.TRACES, receivedAtMs: Date.now() });
+          this.deps.onAppended?.();
         } catch (error) {
           // Not durable, so not acknowledged: the client keeps the spans and retries.
           logger.error('WAL append failed', { error: error as Error });

@@ -1,0 +1,385 @@
+import { createServer, type Server } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import * as ApiKey from '@junjo/core/api-key';
+import * as Config from '@junjo/core/config';
+import * as SpanQuery from '@junjo/core/span-query';
+import { type RunningIngest, startIngest } from '@junjo/ingest/server';
+import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { ExportResultCode } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as flushWal } from '../admin/flush-wal.ts';
+import { handler as rootSpans } from '../observability/root-spans.ts';
+import { handler as serviceSpans } from '../observability/service-spans.ts';
+import { handler as services } from '../observability/services.ts';
+import { handler as getSpan } from '../observability/span.ts';
+import { handler as traceSpans } from '../observability/trace-spans.ts';
+import { handler as workflows } from '../observability/workflows.ts';
+import { handler as createFirstUser } from '../users/create-first-user.ts';
+import { apiEvent, invoke, sessionFrom, useTempDataDir } from './support.ts';
+
+useTempDataDir({
+  GRPC_PORT: '0',
+  OTLP_HTTP_PORT: '0',
+  INTERNAL_GRPC_PORT: '0',
+  JUNJO_INGEST_HOST: '127.0.0.1',
+  JUNJO_QUERY_TIMEOUT_MS: '1000',
+  JUNJO_FLUSH_TIMEOUT_MS: '1500',
+});
+
+let ingest: RunningIngest;
+let cookie = '';
+let key = '';
+
+beforeAll(async () => {
+  ingest = await startIngest(Config.get());
+  Config.update({ queryUrl: `127.0.0.1:${ingest.queryPort}` });
+  cookie = sessionFrom(
+    await invoke(
+      createFirstUser,
+      apiEvent('POST /users/create-first-user', '/users/create-first-user', {
+        body: { email: 'o@example.com', password: 'observer 1' },
+      }),
+    ),
+  );
+  key = (await ApiKey.create('observability test')).key;
+});
+
+afterAll(async () => {
+  SpanQuery.close();
+  await ingest.close();
+});
+
+/** A Junjo-shaped workflow from the real OTel SDK: workflow, subflow, nodes, run_concurrent, set_state, an LLM span, an exception. */
+function workflowSpans(): ReadableSpan[] {
+  // Parent/child links come from the active context, as in an instrumented application.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const memory = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'doc-qa-e2e' }),
+    spanProcessors: [new SimpleSpanProcessor(memory)],
+  });
+  const tracer = provider.getTracer('junjo');
+  const state = (o: object) => JSON.stringify(o);
+  tracer.startActiveSpan('DocQA', (wf) => {
+    wf.setAttributes({
+      'junjo.span_type': 'workflow',
+      'junjo.id': 'wf-1',
+      'junjo.workflow.state.start': state({ question: 'q', answer: null }),
+      'junjo.workflow.graph_structure': state({ nodes: ['retrieve', 'answer'] }),
+      'junjo.workflow.store.id': 'store-wf',
+    });
+    tracer.startActiveSpan('parallel', (rc) => {
+      rc.setAttributes({
+        'junjo.span_type': 'run_concurrent',
+        'junjo.id': 'rc-1',
+        'junjo.parent_id': 'wf-1',
+      });
+      for (const name of ['search-a', 'search-b']) {
+        tracer.startActiveSpan(name, (node) => {
+          node.setAttributes({ 'junjo.span_type': 'node', 'junjo.id': name, 'junjo.parent_id': 'rc-1' });
+          node.addEvent('set_state', {
+            'junjo.state_json_patch': state([{ op: 'add', path: `/${name}`, value: 1 }]),
+            'junjo.store.id': 'store-wf',
+            'junjo.store.name': 'DocQAStore',
+            'junjo.store.action': 'set_hits',
+            id: `patch-${name}`,
+          });
+          node.end();
+        });
+      }
+      rc.end();
+    });
+    tracer.startActiveSpan('Summarise', (sub) => {
+      sub.setAttributes({
+        'junjo.span_type': 'subflow',
+        'junjo.id': 'sub-1',
+        'junjo.parent_id': 'wf-1',
+        'junjo.workflow.state.start': 'not json {',
+        'junjo.workflow.store.id': 'store-sub',
+      });
+      tracer.startActiveSpan('llm', { kind: SpanKind.CLIENT }, (llm) => {
+        llm.setAttributes({
+          'openinference.span.kind': 'LLM',
+          'llm.model_name': 'gpt-4o',
+          'gen_ai.usage.input_tokens': 2 ** 53 + 2,
+        });
+        llm.recordException(new Error('provider hiccup'));
+        llm.setStatus({ code: SpanStatusCode.ERROR, message: 'hiccup' });
+        llm.end();
+      });
+      sub.end();
+    });
+    wf.setAttribute('junjo.workflow.state.end', state({ question: 'q', answer: 'a' }));
+    wf.end();
+  });
+  return memory.getFinishedSpans();
+}
+
+const get = (
+  handler: Parameters<typeof invoke>[0],
+  routeKey: string,
+  rawPath: string,
+  init: { query?: Record<string, string>; pathParameters?: Record<string, string> } = {},
+) => invoke(handler, apiEvent(routeKey, rawPath, { cookies: [cookie], ...init }));
+
+const KEYS = [
+  'trace_id',
+  'span_id',
+  'parent_span_id',
+  'service_name',
+  'name',
+  'kind',
+  'start_time',
+  'end_time',
+  'status_code',
+  'status_message',
+  'attributes_json',
+  'events_json',
+  'links_json',
+  'trace_flags',
+  'trace_state',
+  'junjo_id',
+  'junjo_parent_id',
+  'junjo_span_type',
+  'junjo_wf_state_start',
+  'junjo_wf_state_end',
+  'junjo_wf_graph_structure',
+  'junjo_wf_store_id',
+];
+
+describe('observability end to end: OTel SDK → ingest → indexer → query service → handlers', () => {
+  it('returns an exported workflow exactly as the contract says, within 1 s of acknowledgement', async () => {
+    const spans = workflowSpans();
+    const metadata = new grpc.Metadata();
+    metadata.set('x-junjo-api-key', key);
+    const exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${ingest.grpcPort}`, metadata });
+    const result = await new Promise<{ code: ExportResultCode }>((resolve) =>
+      exporter.export(spans, resolve),
+    );
+    const acknowledged = Date.now();
+    expect(result.code).toBe(ExportResultCode.SUCCESS);
+    await exporter.shutdown();
+
+    const traceId = spans[0]!.spanContext().traceId;
+    let reply = await get(
+      traceSpans,
+      'GET /api/v1/observability/traces/{trace_id}/spans',
+      `/api/v1/observability/traces/${traceId}/spans`,
+      { pathParameters: { trace_id: traceId } },
+    );
+    while (reply.body.length < spans.length && Date.now() - acknowledged < 1000) {
+      await new Promise((r) => setTimeout(r, 20));
+      reply = await get(
+        traceSpans,
+        'GET /api/v1/observability/traces/{trace_id}/spans',
+        `/api/v1/observability/traces/${traceId}/spans`,
+        { pathParameters: { trace_id: traceId } },
+      );
+    }
+    expect(Date.now() - acknowledged).toBeLessThan(1000);
+    expect(reply.status).toBe(200);
+    const rows = reply.body as Array<Record<string, unknown>>;
+    expect(rows).toHaveLength(spans.length);
+    for (const row of rows) expect(Object.keys(row)).toEqual(KEYS);
+    const starts = rows.map((r) => r.start_time as string);
+    expect([...starts].sort().reverse()).toEqual(starts);
+
+    const byName = Object.fromEntries(rows.map((r) => [r.name, r]));
+    const wf = byName.DocQA!;
+    const wfSpan = spans.find((s) => s.name === 'DocQA')!;
+    expect(wf).toMatchObject({
+      trace_id: traceId,
+      span_id: wfSpan.spanContext().spanId,
+      parent_span_id: null,
+      service_name: 'doc-qa-e2e',
+      kind: 'INTERNAL',
+      status_code: '0',
+      junjo_id: 'wf-1',
+      junjo_span_type: 'workflow',
+      junjo_wf_state_start: { question: 'q', answer: null },
+      junjo_wf_state_end: { question: 'q', answer: 'a' },
+      junjo_wf_graph_structure: { nodes: ['retrieve', 'answer'] },
+      junjo_wf_store_id: 'store-wf',
+      trace_flags: 1,
+      trace_state: null,
+    });
+    expect(wf.start_time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$/);
+    expect((wf.attributes_json as Record<string, unknown>)['junjo.id']).toBe('wf-1');
+    expect(byName.Summarise).toMatchObject({
+      junjo_span_type: 'subflow',
+      junjo_wf_state_start: {},
+      junjo_wf_store_id: 'store-sub',
+    });
+    expect(byName.parallel).toMatchObject({
+      junjo_span_type: 'run_concurrent',
+      parent_span_id: wfSpan.spanContext().spanId,
+    });
+    const node = byName['search-a']!;
+    expect(node.events_json).toEqual([
+      expect.objectContaining({
+        name: 'set_state',
+        attributes: expect.objectContaining({ 'junjo.store.action': 'set_hits' }),
+      }),
+    ]);
+    expect(typeof (node.events_json as Array<{ timeUnixNano: unknown }>)[0]!.timeUnixNano).toBe('number');
+    const llm = byName.llm!;
+    expect(llm).toMatchObject({ kind: 'CLIENT', status_code: '2', status_message: 'hiccup' });
+    expect((llm.attributes_json as Record<string, unknown>)['gen_ai.usage.input_tokens']).toBe(
+      String(2 ** 53 + 2),
+    );
+    expect((llm.events_json as Array<{ name: string }>)[0]!.name).toBe('exception');
+
+    const one = await get(
+      getSpan,
+      'GET /api/v1/observability/traces/{trace_id}/spans/{span_id}',
+      `/api/v1/observability/traces/${traceId}/spans/${wf.span_id}`,
+      {
+        pathParameters: { trace_id: traceId, span_id: wf.span_id as string },
+      },
+    );
+    expect(one.body).toEqual(wf);
+    const missing = await get(getSpan, 'GET /api/v1/observability/traces/{trace_id}/spans/{span_id}', 'x', {
+      pathParameters: { trace_id: traceId, span_id: '0123456789abcdef' },
+    });
+    expect(missing.status).toBe(200);
+    expect(missing.text).toBe('null');
+  });
+
+  it('lists services, service spans, root spans (has_llm), and workflows', async () => {
+    const svc = await get(services, 'GET /api/v1/observability/services', '/api/v1/observability/services');
+    expect(svc.body).toEqual(expect.arrayContaining(['doc-qa-e2e']));
+    expect([...svc.body].sort()).toEqual(svc.body);
+
+    const path = { pathParameters: { service: 'doc-qa-e2e' } };
+    const all = await get(serviceSpans, 'GET /api/v1/observability/services/{service}/spans', 'x', {
+      ...path,
+      query: { limit: '3' },
+    });
+    expect(all.body).toHaveLength(3);
+    const roots = await get(rootSpans, 'GET /api/v1/observability/services/{service}/spans/root', 'x', {
+      ...path,
+      query: { has_llm: 'true' },
+    });
+    expect(roots.body.map((r: { name: string }) => r.name)).toEqual(['DocQA']);
+    const wfs = await get(workflows, 'GET /api/v1/observability/services/{service}/workflows', 'x', path);
+    expect(wfs.body.map((r: { junjo_span_type: string }) => r.junjo_span_type)).toEqual(['workflow']);
+    const unknown = await get(serviceSpans, 'GET /api/v1/observability/services/{service}/spans', 'x', {
+      pathParameters: { service: 'nope' },
+    });
+    expect(unknown.body).toEqual([]);
+  });
+
+  it('flush-wal drains the backlog and answers when it is queryable', async () => {
+    const reply = await invoke(
+      flushWal,
+      apiEvent('POST /api/admin/flush-wal', '/api/admin/flush-wal', { cookies: [cookie] }),
+    );
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ success: true, files_indexed: expect.any(Number) });
+  });
+});
+
+describe('observability handlers', () => {
+  it('need a session', async () => {
+    const reply = await invoke(
+      services,
+      apiEvent('GET /api/v1/observability/services', '/api/v1/observability/services'),
+    );
+    expect(reply.status).toBe(401);
+  });
+
+  it('validate ids and limits with 422', async () => {
+    const cases: Array<
+      [Parameters<typeof invoke>[0], string, Record<string, string>, Record<string, string>]
+    > = [
+      [traceSpans, 'GET /api/v1/observability/traces/{trace_id}/spans', { trace_id: 'XYZ' }, {}],
+      [traceSpans, 'GET /api/v1/observability/traces/{trace_id}/spans', { trace_id: 'A'.repeat(32) }, {}],
+      [
+        getSpan,
+        'GET /api/v1/observability/traces/{trace_id}/spans/{span_id}',
+        { trace_id: 'a'.repeat(32), span_id: 'abc' },
+        {},
+      ],
+      [serviceSpans, 'GET /api/v1/observability/services/{service}/spans', { service: 's' }, { limit: '0' }],
+      [
+        serviceSpans,
+        'GET /api/v1/observability/services/{service}/spans',
+        { service: 's' },
+        { limit: '10001' },
+      ],
+      [
+        serviceSpans,
+        'GET /api/v1/observability/services/{service}/spans',
+        { service: 's' },
+        { limit: 'ten' },
+      ],
+      [
+        rootSpans,
+        'GET /api/v1/observability/services/{service}/spans/root',
+        { service: 's' },
+        { has_llm: 'maybe' },
+      ],
+    ];
+    for (const [handler, routeKey, pathParameters, query] of cases) {
+      const reply = await get(handler, routeKey, 'x', { pathParameters, query });
+      expect(reply.status, `${routeKey} ${JSON.stringify({ pathParameters, query })}`).toBe(422);
+    }
+    const ok = await get(serviceSpans, 'GET /api/v1/observability/services/{service}/spans', 'x', {
+      pathParameters: { service: 's' },
+      query: { limit: '10000' },
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it('answer 503 within the deadline when the query service is down or hangs', async () => {
+    const live = Config.get().queryUrl;
+    // Down: nothing listens on the port.
+    const closed: Server = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedPort = (closed.address() as { port: number }).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    // Hangs: accepts TCP, never speaks HTTP/2.
+    const hanging = createServer(() => undefined);
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    try {
+      for (const url of [
+        `127.0.0.1:${closedPort}`,
+        `127.0.0.1:${(hanging.address() as { port: number }).port}`,
+      ]) {
+        SpanQuery.close();
+        Config.update({ queryUrl: url });
+        const started = Date.now();
+        const reply = await get(
+          services,
+          'GET /api/v1/observability/services',
+          '/api/v1/observability/services',
+        );
+        expect(reply.status).toBe(503);
+        expect(reply.body).toEqual({ detail: 'Span store unavailable' });
+        expect(Date.now() - started).toBeLessThan(2500);
+      }
+      const flush = await invoke(
+        flushWal,
+        apiEvent('POST /api/admin/flush-wal', '/api/admin/flush-wal', { cookies: [cookie] }),
+      );
+      expect(flush.status).toBe(500);
+      expect(flush.body).toEqual({ detail: 'WAL flush failed' });
+    } finally {
+      hanging.close();
+      SpanQuery.close();
+      Config.update({ queryUrl: live });
+    }
+    expect(
+      (await get(services, 'GET /api/v1/observability/services', '/api/v1/observability/services')).status,
+    ).toBe(200);
+  });
+});

@@ -1,0 +1,115 @@
+import { timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { logger } from '@junjo/core/logger';
+import { spanQueryDefinition, TOKEN_METADATA } from '@junjo/core/span-query';
+import type { Indexer } from '../indexer/index.ts';
+import type { SpanStore } from '../store/index.ts';
+
+export interface QueryServerOptions {
+  host: string;
+  port: number;
+  /** Required from callers unless the service is bound to loopback. */
+  token?: string;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+const raw = (b: Buffer) => b;
+/** grpc.health.v1.HealthCheckResponse{status: SERVING}. */
+const SERVING = Buffer.from([0x08, 0x01]);
+
+function tokenMatches(expected: string, given: unknown): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+type Handler = (request: Record<string, unknown>) => Promise<object>;
+
+/**
+ * The span query service (proto/junjo/query/v1/query.proto): the HTTP handlers' only way to the DuckDB
+ * file, which this process alone opens. Replies carry the contract's JSON text, rendered by the store.
+ */
+export async function startQueryServer(
+  store: SpanStore,
+  indexer: Indexer,
+  options: QueryServerOptions,
+): Promise<{ port: number; close(): Promise<void> }> {
+  if (!LOOPBACK.has(options.host) && !options.token) {
+    throw new Error(
+      `JUNJO_INTERNAL_GRPC_TOKEN is required when the query service binds ${options.host} (not loopback)`,
+    );
+  }
+  const handlers: Record<string, Handler> = {
+    Services: async () => ({ json: await store.services() }),
+    ServiceSpans: async (r) => ({ json: await store.serviceSpans(String(r.service), Number(r.limit)) }),
+    RootSpans: async (r) => ({
+      json: await store.rootSpans(String(r.service), { hasLlm: Boolean(r.hasLlm), limit: Number(r.limit) }),
+    }),
+    Workflows: async (r) => ({ json: await store.workflows(String(r.service), Number(r.limit)) }),
+    TraceSpans: async (r) => ({ json: await store.traceSpans(String(r.traceId)) }),
+    Span: async (r) => ({ json: (await store.span(String(r.traceId), String(r.spanId))) ?? 'null' }),
+    FlushWal: async () => {
+      const pass = await indexer.flush();
+      return { recordsIndexed: pass.records, spansIndexed: pass.spans };
+    },
+  };
+
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const [method, handle] of Object.entries(handlers)) {
+    implementation[method] = (
+      call: grpc.ServerUnaryCall<Record<string, unknown>, object>,
+      callback: grpc.sendUnaryData<object>,
+    ) => {
+      if (options.token && !tokenMatches(options.token, call.metadata.get(TOKEN_METADATA)[0])) {
+        callback({ code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong internal token' });
+        return;
+      }
+      handle(call.request).then(
+        (reply) => callback(null, reply),
+        (error: unknown) => {
+          logger.error('span query failed', { method, error: error as Error });
+          callback({ code: grpc.status.INTERNAL, details: 'span query failed' });
+        },
+      );
+    };
+  }
+
+  const server = new grpc.Server();
+  server.addService(spanQueryDefinition(), implementation);
+  server.addService(
+    {
+      Check: {
+        path: '/grpc.health.v1.Health/Check',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: raw,
+        requestDeserialize: raw,
+        responseSerialize: raw,
+        responseDeserialize: raw,
+      },
+    },
+    { Check: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback(null, SERVING) },
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      `${options.host}:${options.port}`,
+      grpc.ServerCredentials.createInsecure(),
+      (error, bound) => (error ? reject(error) : resolve(bound)),
+    ),
+  );
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 5_000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,435 @@
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import {
+  BIGINT,
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBPreparedStatement,
+  type DuckDBType,
+  type DuckDBValue,
+  UBIGINT,
+  UHUGEINT,
+  VARCHAR,
+} from '@duckdb/node-api';
+import type { RootSpansQuery, SpanRecordInput, SpanStore, SpanStoreStats } from './index.ts';
+import { applySchema } from './schema.ts';
+import { appendChunks, type BatchChunks, batchChunks, type ParsedSpan, parseSpan } from './span-chunks.ts';
+
+export interface DuckDbSpanStoreOptions {
+  /** DuckDB's buffer-pool limit (DuckDB size syntax). The ingest process has an RSS budget; default 256MB. */
+  memoryLimit?: string;
+  /** Connections serving queries concurrently; default 2 (one per core on the reference machine). */
+  readers?: number;
+  /** Spans deleted per retention transaction; default 100,000. */
+  retentionStep?: number;
+}
+
+/** Files open in this process: DuckDB's file lock only keeps other processes out. */
+const openFiles = new Set<string>();
+
+/** Runs tasks one at a time in call order; a failed task does not stop the ones behind it. */
+class SerialLane {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task);
+    this.tail = result.catch(() => {});
+    return result;
+  }
+}
+
+interface Reader {
+  conn: DuckDBConnection;
+  statements: Map<string, DuckDBPreparedStatement>;
+}
+
+/** A few connections for queries, each with its prepared statements; a query waits for a free one. */
+class ReaderPool {
+  private readonly idle: Reader[];
+  private readonly waiting: Array<(reader: Reader) => void> = [];
+
+  constructor(private readonly readers: Reader[]) {
+    this.idle = [...readers];
+  }
+
+  /** Runs `sql` with `values` and returns the result's columns. */
+  async columns(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<DuckDBValue[][]> {
+    const reader = await this.acquire();
+    try {
+      let statement = reader.statements.get(sql);
+      if (!statement) {
+        statement = await reader.conn.prepare(sql);
+        reader.statements.set(sql, statement);
+      }
+      statement.bind(values, types);
+      return (await statement.runAndReadAll()).getColumns();
+    } finally {
+      this.release(reader);
+    }
+  }
+
+  /** Waits for the queries in flight, then closes every connection. */
+  async close(): Promise<void> {
+    const held: Reader[] = [];
+    while (held.length < this.readers.length) held.push(await this.acquire());
+    for (const reader of held) {
+      for (const statement of reader.statements.values()) statement.destroySync();
+      reader.conn.closeSync();
+    }
+  }
+
+  private acquire(): Promise<Reader> {
+    const reader = this.idle.pop();
+    return reader ? Promise.resolve(reader) : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(reader: Reader): void {
+    const next = this.waiting.shift();
+    if (next) next(reader);
+    else this.idle.push(reader);
+  }
+}
+
+/** A batch parsed and laid out in column chunks before it waits for its turn to commit. */
+interface PreparedBatch {
+  spans: ParsedSpan[];
+  chunks: BatchChunks;
+  minStartNs: bigint;
+  maxStartNs: bigint;
+}
+
+/**
+ * Parses ids and fills the column chunks. This is most of a write's JavaScript work, and it happens when
+ * `write` is called, so a caller that issues the next batch before the previous one resolves overlaps it
+ * with that batch's commit (which runs on DuckDB's threads).
+ */
+function prepareBatch(records: readonly SpanRecordInput[]): PreparedBatch {
+  // A span repeated inside one batch (an export retried into the same WAL stretch) is kept once.
+  const seen = new Set<string>();
+  const spans: ParsedSpan[] = [];
+  let minStartNs = 0n;
+  let maxStartNs = 0n;
+  for (const record of records) {
+    const key = record.traceId + record.spanId;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const span = parseSpan(record);
+    if (spans.length === 0 || record.startNs < minStartNs) minStartNs = record.startNs;
+    if (spans.length === 0 || record.startNs > maxStartNs) maxStartNs = record.startNs;
+    spans.push(span);
+  }
+  return { spans, chunks: batchChunks(spans), minStartNs, maxStartNs };
+}
+
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+
+function assertLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`span store: bad limit ${limit}`);
+}
+
+// Every list sorts by start time, newest first; span_id breaks ties so equal start times keep one order.
+const NEWEST_FIRST = 'ORDER BY start_ns DESC, span_id DESC';
+
+const SQL = {
+  services: 'SELECT service_name FROM services ORDER BY service_name',
+  serviceSpans: `SELECT json FROM spans WHERE service_name = $1 ${NEWEST_FIRST} LIMIT $2`,
+  rootSpans: `SELECT json FROM spans WHERE service_name = $1 AND parent_span_id IS NULL ${NEWEST_FIRST} LIMIT $2`,
+  // A trace qualifies through any of its spans, in any service; the subquery reads two narrow columns.
+  llmRootSpans: `SELECT json FROM spans
+    WHERE service_name = $1 AND parent_span_id IS NULL
+      AND trace_id IN (SELECT trace_id FROM spans WHERE is_llm)
+    ${NEWEST_FIRST} LIMIT $2`,
+  workflows: `SELECT json FROM spans WHERE service_name = $1 AND junjo_span_type = 'workflow' ${NEWEST_FIRST} LIMIT $2`,
+  traceSpans: `SELECT json FROM spans WHERE trace_id = $1 ${NEWEST_FIRST}`,
+  span: 'SELECT json FROM spans WHERE trace_id = $1 AND span_id = $2 LIMIT 1',
+  stats: 'SELECT (SELECT count(*) FROM spans), (SELECT count(*) FROM state_patches)',
+};
+
+/**
+ * The span store on one DuckDB file. One connection writes (every write and retention step goes through a
+ * serial lane, one transaction each); a small pool of connections answers queries, which see committed
+ * data only (DuckDB MVCC), so they never wait for a batch in progress.
+ */
+export class DuckDbSpanStore implements SpanStore {
+  private readonly lane = new SerialLane();
+  private closed: Promise<void> | undefined;
+  /** Set by a failed write; cleared in lane order by `checkpoint()` (see `write`). */
+  private failed = false;
+
+  private constructor(
+    private readonly file: string,
+    private readonly instance: DuckDBInstance,
+    private readonly writer: DuckDBConnection,
+    private readonly readers: ReaderPool,
+    /** Mirrors the services table, so a batch inserts only names it has not seen. */
+    private readonly knownServices: Set<string>,
+    private readonly retentionStep: number,
+  ) {}
+
+  /** Opens `file`, applies pending schema files and prepares the connections. See `SpanStore.open`. */
+  static async open(file: string, options: DuckDbSpanStoreOptions = {}): Promise<DuckDbSpanStore> {
+    const key = path.resolve(file);
+    if (openFiles.has(key)) throw new Error(`span store: ${key} is already open in this process`);
+    openFiles.add(key);
+    let instance: DuckDBInstance | undefined;
+    try {
+      instance = await DuckDBInstance.create(key, { memory_limit: options.memoryLimit ?? '256MB' });
+      const writer = await instance.connect();
+      await applySchema(writer);
+      // Per-connection scratch space for the duplicate probe; temp tables are never written to disk.
+      await writer.run(
+        'CREATE TEMP TABLE batch_keys (position INTEGER NOT NULL, trace_id UHUGEINT NOT NULL, span_id UBIGINT NOT NULL)',
+      );
+      const services =
+        (await writer.runAndReadAll('SELECT service_name FROM services')).getColumns()[0] ?? [];
+      const readers: Reader[] = [];
+      for (let i = 0; i < (options.readers ?? 2); i++) {
+        readers.push({ conn: await instance.connect(), statements: new Map() });
+      }
+      return new DuckDbSpanStore(
+        key,
+        instance,
+        writer,
+        new ReaderPool(readers),
+        new Set(services.map(String)),
+        options.retentionStep ?? 100_000,
+      );
+    } catch (error) {
+      instance?.closeSync();
+      openFiles.delete(key);
+      throw error;
+    }
+  }
+
+  /**
+   * Stores the batch and `checkpoint` in one transaction (see `SpanStore.write`). Writes may be issued
+   * before earlier ones resolve; they commit in call order. After a failed write, every later write is
+   * refused until `checkpoint()` has been read: a pipelined caller must not commit a later batch, and a
+   * later WAL position, over the one that was lost.
+   */
+  write(records: readonly SpanRecordInput[], checkpoint: number): Promise<void> {
+    this.assertOpen();
+    let prepared: PreparedBatch | undefined;
+    let invalid: unknown;
+    try {
+      if (!Number.isSafeInteger(checkpoint) || checkpoint < 0) {
+        throw new RangeError(`span store: bad checkpoint ${checkpoint}`);
+      }
+      prepared = prepareBatch(records);
+    } catch (error) {
+      invalid = error;
+    }
+    return this.lane.run(async () => {
+      if (this.failed) throw new Error('span store: an earlier write failed; resume from checkpoint()');
+      try {
+        if (!prepared) throw invalid;
+        await this.commit(prepared, checkpoint);
+      } catch (error) {
+        this.failed = true;
+        throw error;
+      }
+    });
+  }
+
+  private async commit(batch: PreparedBatch, checkpoint: number): Promise<void> {
+    const conn = this.writer;
+    const newServices = [...new Set(batch.spans.map((span) => span.record.serviceName))].filter(
+      (name) => !this.knownServices.has(name),
+    );
+    await conn.run('BEGIN TRANSACTION');
+    try {
+      let { spans, chunks } = batch;
+      if (spans.length > 0) {
+        const stored = await this.storedPositions(batch);
+        if (stored.size > 0) {
+          // Rare (a re-sent export): lay the batch out again without the spans already stored.
+          spans = spans.filter((_, position) => !stored.has(position));
+          chunks = batchChunks(spans);
+        }
+        appendChunks(await conn.createAppender('spans'), chunks.spans);
+        appendChunks(await conn.createAppender('state_patches'), chunks.patches);
+        for (const name of newServices) {
+          await conn.run('INSERT INTO services VALUES ($1) ON CONFLICT DO NOTHING', [name]);
+        }
+      }
+      await conn.run(
+        'INSERT OR REPLACE INTO ingest_checkpoint VALUES (1, $1)',
+        [BigInt(checkpoint)],
+        [BIGINT],
+      );
+      await conn.run('COMMIT');
+    } catch (error) {
+      await this.rollback();
+      throw error;
+    }
+    for (const name of newServices) this.knownServices.add(name);
+  }
+
+  /**
+   * Positions in the batch of spans already stored. A re-sent or replayed span is the same span, with the
+   * same start time, so only rows inside the batch's start-time range can match: rows arrive in roughly
+   * start-time order, and the zone maps on start_ns let the scan skip every older row group.
+   */
+  private async storedPositions(batch: PreparedBatch): Promise<Set<number>> {
+    const conn = this.writer;
+    await conn.run('DELETE FROM batch_keys');
+    appendChunks(await conn.createAppender('batch_keys', 'main', 'temp'), batch.chunks.keys);
+    const result = await conn.runAndReadAll(
+      `SELECT k.position FROM batch_keys k SEMI JOIN (
+         SELECT trace_id, span_id FROM spans WHERE start_ns BETWEEN $1 AND $2
+       ) s ON k.trace_id = s.trace_id AND k.span_id = s.span_id`,
+      [batch.minStartNs, batch.maxStartNs],
+      [BIGINT, BIGINT],
+    );
+    return new Set((result.getColumns()[0] ?? []).map(Number));
+  }
+
+  private async rollback(): Promise<void> {
+    try {
+      await this.writer.run('ROLLBACK');
+    } catch {
+      // DuckDB has already ended a transaction that failed to commit.
+    }
+  }
+
+  /** Read in lane order, after every write issued before it; also re-enables writing after a failure. */
+  checkpoint(): Promise<number | undefined> {
+    this.assertOpen();
+    return this.lane.run(async () => {
+      const rows = (await this.writer.runAndReadAll('SELECT wal_position FROM ingest_checkpoint')).getRows();
+      this.failed = false;
+      const position = rows[0]?.[0];
+      return position === undefined || position === null ? undefined : Number(position);
+    });
+  }
+
+  async services(): Promise<string> {
+    return JSON.stringify((await this.query(SQL.services, [], [])).map(String));
+  }
+
+  async serviceSpans(service: string, limit: number): Promise<string> {
+    assertLimit(limit);
+    return this.jsonArray(SQL.serviceSpans, [service, BigInt(limit)], [VARCHAR, BIGINT]);
+  }
+
+  async rootSpans(service: string, { hasLlm, limit }: RootSpansQuery): Promise<string> {
+    assertLimit(limit);
+    return this.jsonArray(
+      hasLlm ? SQL.llmRootSpans : SQL.rootSpans,
+      [service, BigInt(limit)],
+      [VARCHAR, BIGINT],
+    );
+  }
+
+  async workflows(service: string, limit: number): Promise<string> {
+    assertLimit(limit);
+    return this.jsonArray(SQL.workflows, [service, BigInt(limit)], [VARCHAR, BIGINT]);
+  }
+
+  async traceSpans(traceId: string): Promise<string> {
+    // Ids are stored lowercase; anything else names no stored trace.
+    if (!TRACE_ID.test(traceId)) return '[]';
+    return this.jsonArray(SQL.traceSpans, [BigInt(`0x${traceId}`)], [UHUGEINT]);
+  }
+
+  async span(traceId: string, spanId: string): Promise<string | null> {
+    if (!TRACE_ID.test(traceId) || !SPAN_ID.test(spanId)) return null;
+    const [json] = await this.query(
+      SQL.span,
+      [BigInt(`0x${traceId}`), BigInt(`0x${spanId}`)],
+      [UHUGEINT, UBIGINT],
+    );
+    return json === undefined ? null : String(json);
+  }
+
+  /**
+   * Deletes in steps of at most `retentionStep` spans (oldest first, ties at the step's edge included), each
+   * step one transaction in the write lane with the patches of the spans it removes, so writes queued
+   * meanwhile commit between steps.
+   */
+  async deleteOlderThan(cutoffNs: bigint): Promise<number> {
+    this.assertOpen();
+    let deleted = 0;
+    for (;;) {
+      const step = await this.lane.run(() => this.deleteStep(cutoffNs));
+      if (step === 0) break;
+      deleted += step;
+    }
+    await this.lane.run(() => this.afterRetention());
+    return deleted;
+  }
+
+  private async deleteStep(cutoffNs: bigint): Promise<number> {
+    const conn = this.writer;
+    const edge = (
+      await conn.runAndReadAll(
+        `SELECT max(start_ns) FROM (SELECT start_ns FROM spans WHERE start_ns < $1 ORDER BY start_ns LIMIT $2)`,
+        [cutoffNs, BigInt(this.retentionStep)],
+        [BIGINT, BIGINT],
+      )
+    ).getRows()[0]?.[0];
+    if (edge === null || edge === undefined) return 0;
+    await conn.run('BEGIN TRANSACTION');
+    try {
+      const result = await conn.run('DELETE FROM spans WHERE start_ns <= $1', [edge], [BIGINT]);
+      await conn.run('DELETE FROM state_patches WHERE span_start_ns <= $1', [edge], [BIGINT]);
+      await conn.run('COMMIT');
+      return result.rowsChanged;
+    } catch (error) {
+      await this.rollback();
+      throw error;
+    }
+  }
+
+  /** Drops services left without spans, and checkpoints so the freed blocks are reused. */
+  private async afterRetention(): Promise<void> {
+    const conn = this.writer;
+    await conn.run(
+      'DELETE FROM services WHERE service_name NOT IN (SELECT DISTINCT service_name FROM spans)',
+    );
+    const names = (await conn.runAndReadAll('SELECT service_name FROM services')).getColumns()[0] ?? [];
+    this.knownServices.clear();
+    for (const name of names) this.knownServices.add(String(name));
+    try {
+      await conn.run('CHECKPOINT');
+    } catch {
+      // Refused while a query runs; DuckDB's next automatic checkpoint reclaims the space instead.
+    }
+  }
+
+  async stats(): Promise<SpanStoreStats> {
+    this.assertOpen();
+    const [spans, patches] = await this.readers.columns(SQL.stats, [], []);
+    const wal = `${this.file}.wal`;
+    return {
+      spans: Number(spans?.[0]),
+      statePatches: Number(patches?.[0]),
+      fileBytes: statSync(this.file).size + (existsSync(wal) ? statSync(wal).size : 0),
+    };
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.lane.run(async () => {
+      await this.readers.close();
+      this.writer.closeSync();
+      this.instance.closeSync();
+      openFiles.delete(this.file);
+    });
+    return this.closed;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('span store: closed');
+  }
+
+  private async jsonArray(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<string> {
+    // The stored texts are complete JSON values: joining them is the response body, with no re-serialising.
+    return `[${(await this.query(sql, values, types)).join(',')}]`;
+  }
+
+  private async query(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<DuckDBValue[]> {
+    this.assertOpen();
+    return (await this.readers.columns(sql, values, types))[0] ?? [];
+  }
+}

@@ -1,0 +1,144 @@
+import {
+  BIGINT,
+  BOOLEAN,
+  type DuckDBAppender,
+  DuckDBDataChunk,
+  type DuckDBType,
+  type DuckDBValue,
+  INTEGER,
+  UBIGINT,
+  UHUGEINT,
+  VARCHAR,
+} from '@duckdb/node-api';
+import type { SpanRecordInput, StatePatchInput } from './index.ts';
+
+/** DuckDB's vector size: the most rows one data chunk holds. */
+const CHUNK_ROWS = 2048;
+
+interface Column<T> {
+  type: DuckDBType;
+  value: (row: T) => DuckDBValue;
+}
+
+/** A span with its ids parsed once, since the spans, keys and patches chunks all need them. */
+export interface ParsedSpan {
+  record: SpanRecordInput;
+  traceId: bigint;
+  spanId: bigint;
+  parentSpanId: bigint | null;
+}
+
+const HEX = /^[0-9a-f]+$/;
+
+/** Parses a lowercase hex id of exactly `digits` digits; anything else is a converter bug, so it throws. */
+export function parseHexId(hex: string, digits: 16 | 32): bigint {
+  if (hex.length !== digits || !HEX.test(hex)) {
+    throw new TypeError(`span store: expected ${digits} lowercase hex digits, got ${JSON.stringify(hex)}`);
+  }
+  return BigInt(`0x${hex}`);
+}
+
+export function parseSpan(record: SpanRecordInput): ParsedSpan {
+  return {
+    record,
+    traceId: parseHexId(record.traceId, 32),
+    spanId: parseHexId(record.spanId, 16),
+    parentSpanId: record.parentSpanId === null ? null : parseHexId(record.parentSpanId, 16),
+  };
+}
+
+// Column order is the table's (0001_spans.sql): the appender matches chunk columns to table columns by position.
+const SPAN_COLUMNS: Column<ParsedSpan>[] = [
+  { type: UHUGEINT, value: (s) => s.traceId },
+  { type: UBIGINT, value: (s) => s.spanId },
+  { type: UBIGINT, value: (s) => s.parentSpanId },
+  { type: VARCHAR, value: (s) => s.record.serviceName },
+  { type: BIGINT, value: (s) => s.record.startNs },
+  { type: BIGINT, value: (s) => s.record.endNs },
+  { type: VARCHAR, value: (s) => s.record.junjoSpanType },
+  { type: BOOLEAN, value: (s) => s.record.isLlm },
+  { type: VARCHAR, value: (s) => s.record.json },
+];
+
+interface PatchRow {
+  span: ParsedSpan;
+  patch: StatePatchInput;
+}
+
+const PATCH_COLUMNS: Column<PatchRow>[] = [
+  { type: UHUGEINT, value: (p) => p.span.traceId },
+  { type: UBIGINT, value: (p) => p.span.spanId },
+  { type: BIGINT, value: (p) => p.span.record.startNs },
+  { type: INTEGER, value: (p) => p.patch.eventIndex },
+  { type: BIGINT, value: (p) => p.patch.timeNs },
+  { type: VARCHAR, value: (p) => p.patch.storeId },
+  { type: VARCHAR, value: (p) => p.patch.storeName },
+  { type: VARCHAR, value: (p) => p.patch.action },
+  { type: VARCHAR, value: (p) => p.patch.id },
+  { type: VARCHAR, value: (p) => p.patch.patch },
+];
+
+/** Columns of the `batch_keys` temp table: a span's position in the batch and its key. */
+const KEY_COLUMNS: Column<[ParsedSpan, number]>[] = [
+  { type: INTEGER, value: ([, position]) => position },
+  { type: UHUGEINT, value: ([s]) => s.traceId },
+  { type: UBIGINT, value: ([s]) => s.spanId },
+];
+
+/**
+ * Fills data chunks column by column: the measured fast path (see packages/bench/src/store-write.ts).
+ * Fixed-width values go into the vector's buffer and are copied to DuckDB once per column, instead of one
+ * native call per value as with the row appender.
+ */
+function fillChunks<T>(columns: Column<T>[], rows: readonly T[]): DuckDBDataChunk[] {
+  const types = columns.map((column) => column.type);
+  const chunks: DuckDBDataChunk[] = [];
+  for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
+    const count = Math.min(CHUNK_ROWS, rows.length - offset);
+    const chunk = DuckDBDataChunk.create(types, count);
+    columns.forEach((column, c) => {
+      const vector = chunk.getColumnVector(c);
+      for (let i = 0; i < count; i++) vector.setItem(i, column.value(rows[offset + i]!));
+      vector.flush();
+    });
+    chunks.push(chunk);
+  }
+  return chunks;
+}
+
+/** A batch ready to append: its spans, their state patches and the keys for the duplicate probe. */
+export interface BatchChunks {
+  spans: DuckDBDataChunk[];
+  patches: DuckDBDataChunk[];
+  keys: DuckDBDataChunk[];
+}
+
+export function batchChunks(spans: readonly ParsedSpan[]): BatchChunks {
+  const patches: PatchRow[] = [];
+  for (const span of spans) for (const patch of span.record.statePatches) patches.push({ span, patch });
+  return {
+    spans: fillChunks(SPAN_COLUMNS, spans),
+    patches: fillChunks(PATCH_COLUMNS, patches),
+    keys: fillChunks(
+      KEY_COLUMNS,
+      spans.map((span, position): [ParsedSpan, number] => [span, position]),
+    ),
+  };
+}
+
+/** Appends whole chunks; the appender is closed (flushed into the transaction) or, on failure, cleared. */
+export function appendChunks(appender: DuckDBAppender, chunks: readonly DuckDBDataChunk[]): void {
+  try {
+    for (const chunk of chunks) appender.appendDataChunk(chunk);
+    appender.closeSync();
+  } catch (error) {
+    // The caller rolls the transaction back; drop what the appender still buffers and release it.
+    try {
+      appender.clear();
+      appender.closeSync();
+    } catch {
+      // After a failed append the appender may refuse even this; the rollback discards its rows anyway.
+    }
+    throw error;
+  }
+}

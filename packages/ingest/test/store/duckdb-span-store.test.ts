@@ -1,0 +1,202 @@
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { describe, expect, it } from 'vitest';
+import { SpanStore } from '../../src/store/index.ts';
+import { applySchema, SCHEMA_DIR, schemaFiles } from '../../src/store/schema.ts';
+import { spanStoreConformance } from './conformance.ts';
+import { body, MS, newestFirst, patch, record, spanId, T0, traceId } from './records.ts';
+import { useStoreDir } from './store-dir.ts';
+
+spanStoreConformance('DuckDB', (file) => SpanStore.open(file));
+// Retention in many small steps must give the same answers as in one.
+spanStoreConformance('DuckDB, retention in steps of 7 spans', (file) =>
+  SpanStore.open(file, { retentionStep: 7 }),
+);
+
+/** Reads the closed store's file directly, to check what the store's API does not expose. */
+async function inspect<T>(file: string, sql: string): Promise<T[][]> {
+  const instance = await DuckDBInstance.create(file);
+  try {
+    const conn = await instance.connect();
+    const rows = (await conn.runAndReadAll(sql)).getRowsJS() as T[][];
+    conn.closeSync();
+    return rows;
+  } finally {
+    instance.closeSync();
+  }
+}
+
+describe('DuckDB span store', () => {
+  const { openStore, file, dir } = useStoreDir((at) => SpanStore.open(at));
+
+  it('applies the schema files once and records their versions', async () => {
+    const store = await openStore();
+    await store.write([record({ trace: 1, span: 1, startMs: 1 })], 1);
+    await store.close();
+    // Reopening applies nothing again (a second CREATE TABLE would fail) and keeps the data.
+    const again = await openStore();
+    expect((await again.stats()).spans).toBe(1);
+    await again.close();
+
+    const files = schemaFiles();
+    expect(files.map((f) => f.name)).toEqual(
+      readdirSync(SCHEMA_DIR)
+        .filter((n) => n.endsWith('.sql'))
+        .sort(),
+    );
+    const versions = await inspect<number | string>(
+      file(),
+      'SELECT version, name FROM schema_migrations ORDER BY 1',
+    );
+    expect(versions).toEqual(files.map((f) => [f.version, f.name]));
+  });
+
+  it('applies a new numbered file on open, in its own transaction, and refuses a failing one', async () => {
+    const sqlDir = path.join(dir(), 'sql');
+    await rm(sqlDir, { recursive: true, force: true });
+    mkdirSync(sqlDir);
+    writeFileSync(path.join(sqlDir, '0001_first.sql'), 'CREATE TABLE a (x INTEGER);');
+    const instance = await DuckDBInstance.create(path.join(dir(), 'schema.duckdb'));
+    const conn = await instance.connect();
+    try {
+      expect(await applySchema(conn, schemaFiles(sqlDir))).toEqual([1]);
+      expect(await applySchema(conn, schemaFiles(sqlDir))).toEqual([]);
+      writeFileSync(
+        path.join(sqlDir, '0002_second.sql'),
+        'CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (1);',
+      );
+      expect(await applySchema(conn, schemaFiles(sqlDir))).toEqual([2]);
+      writeFileSync(
+        path.join(sqlDir, '0003_broken.sql'),
+        'CREATE TABLE c (z INTEGER); SELECT * FROM nowhere;',
+      );
+      await expect(applySchema(conn, schemaFiles(sqlDir))).rejects.toThrow(/0003_broken.sql failed/);
+      // Rolled back whole: no table c, no version 3.
+      const tables = (await conn.runAndReadAll("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'c'"))
+        .getRowsJS()
+        .flat();
+      expect(tables).toEqual([0n]);
+      expect(
+        (await conn.runAndReadAll('SELECT version FROM schema_migrations ORDER BY 1')).getRowsJS().flat(),
+      ).toEqual([1, 2]);
+      // A gap in the numbering is a mistake, not something to skip.
+      await rm(path.join(sqlDir, '0003_broken.sql'));
+      writeFileSync(path.join(sqlDir, '0005_gap.sql'), 'SELECT 1;');
+      expect(() => schemaFiles(sqlDir)).toThrow(/expected version 3/);
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
+    }
+  });
+
+  it('refuses a database written by a newer schema', async () => {
+    const store = await openStore();
+    await store.close();
+    const instance = await DuckDBInstance.create(file());
+    const conn = await instance.connect();
+    await conn.run("INSERT INTO schema_migrations (version, name) VALUES (999, '0999_future.sql')");
+    conn.closeSync();
+    instance.closeSync();
+    await expect(SpanStore.open(file())).rejects.toThrow(/newer than this build/);
+    // A failed open leaves the file free for the next one.
+    await expect(SpanStore.open(file())).rejects.toThrow(/newer than this build/);
+  });
+
+  it('stores state patches per span, linked to the workflow by store id, and drops them on retention', async () => {
+    const store = await openStore();
+    const workflow = record({ trace: 1, span: 10, startMs: 100, junjoSpanType: 'workflow' });
+    const node = record({
+      trace: 1,
+      span: 11,
+      parent: 10,
+      startMs: 110,
+      junjoSpanType: 'node',
+      statePatches: [patch(0, 111), patch(1, 112)],
+    });
+    const later = record({ trace: 2, span: 20, startMs: 5000, statePatches: [patch(3, 5001, 'store-2')] });
+    await store.write([workflow, node, later], 1);
+    // A re-sent node must not duplicate its patches either.
+    await store.write([node], 2);
+    expect((await store.stats()).statePatches).toBe(3);
+    await store.close();
+
+    const rows = await inspect<unknown>(
+      file(),
+      `SELECT lower(lpad(to_hex(p.trace_id), 32, '0')), lower(lpad(to_hex(p.span_id), 16, '0')), p.event_index,
+              p.time_ns, p.store_id, p.store_name, p.action, p.patch_id, p.patch
+       FROM state_patches p
+       WHERE p.trace_id = (SELECT trace_id FROM spans WHERE junjo_span_type = 'workflow')
+         AND p.store_id = 'store-1'
+       ORDER BY p.time_ns`,
+    );
+    expect(rows).toEqual(
+      node.statePatches.map((p) => [
+        traceId(1),
+        spanId(11),
+        p.eventIndex,
+        p.timeNs,
+        p.storeId,
+        p.storeName,
+        p.action,
+        p.id,
+        p.patch,
+      ]),
+    );
+
+    const reopened = await openStore();
+    expect(await reopened.deleteOlderThan(T0 + 1000n * MS)).toBe(2);
+    expect(await reopened.stats()).toMatchObject({ spans: 1, statePatches: 1 });
+  });
+
+  it('keeps the file from growing when retention removes as much as is written', async () => {
+    const store = await openStore();
+    const batch = (round: number) =>
+      Array.from({ length: 20_000 }, (_, i) =>
+        record({
+          trace: round * 100_000 + Math.floor(i / 20),
+          span: round * 100_000 + i,
+          startMs: round * 1000 + Math.floor(i / 100),
+        }),
+      );
+    const sizes: number[] = [];
+    for (let round = 0; round < 8; round++) {
+      await store.write(batch(round), round + 1);
+      // Keep the last two rounds only.
+      await store.deleteOlderThan(T0 + BigInt(Math.max(0, round - 1) * 1000) * MS);
+      sizes.push((await store.stats()).fileBytes);
+    }
+    expect((await store.stats()).spans).toBe(40_000);
+    // Freed blocks are reused: the file stops growing once retention keeps pace.
+    expect(sizes.at(-1)!).toBeLessThanOrEqual(Math.max(...sizes.slice(2, 4)) * 1.25);
+  }, 120_000);
+
+  it('stays consistent for queries running while batches and retention commit', async () => {
+    const store = await openStore();
+    const records = (b: number) =>
+      Array.from({ length: 500 }, (_, i) =>
+        record({ trace: b * 1000 + (i % 25), span: b * 1000 + i, startMs: b * 1000 + i }),
+      );
+    let done = false;
+    const writer = (async () => {
+      for (let b = 0; b < 20; b++) {
+        await store.write(records(b), b + 1);
+        if (b % 5 === 4) await store.deleteOlderThan(T0 + BigInt((b - 3) * 1000) * MS);
+      }
+      done = true;
+    })();
+    let queries = 0;
+    while (!done) {
+      const spans = JSON.parse(await store.serviceSpans('svc-a', 10_000)) as Array<{ span_id: string }>;
+      // Whole batches only: every answer holds a multiple of 500 spans, never a part of one.
+      expect(spans.length % 500).toBe(0);
+      expect(new Set(spans.map((s) => s.span_id)).size).toBe(spans.length);
+      queries++;
+    }
+    await writer;
+    expect(queries).toBeGreaterThan(0);
+    const last = newestFirst(records(19)).slice(0, 3);
+    expect(await store.serviceSpans('svc-a', 3)).toBe(body(last));
+  }, 120_000);
+});
