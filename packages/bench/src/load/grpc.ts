@@ -14,6 +14,8 @@ const o = JSON.parse(process.argv[2]!) as {
   channels: number;
   kind: PayloadKind;
   key: string;
+  /** Spans per second to aim for (0 or absent: as fast as possible). */
+  ratePerSecond?: number;
 };
 const requests = buildRequests(o.kind, 16);
 const raw = (b: Buffer) => b;
@@ -30,7 +32,15 @@ const metadata = new grpc.Metadata();
 metadata.set('x-junjo-api-key', o.key);
 let next = 0;
 
-const result = await drive(o, (slot) => {
+const started = performance.now();
+let sent = 0;
+const result = await drive(o, async (slot) => {
+  if (o.ratePerSecond) {
+    // Pace to the target rate: wait until this request's share of the schedule is due.
+    const dueMs = ((sent++ * 512) / o.ratePerSecond) * 1000;
+    const wait = started + dueMs - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
   const body = requests[next++ % requests.length]!;
   return new Promise<number>((resolve, reject) =>
     clients[slot % clients.length]!.makeUnaryRequest(

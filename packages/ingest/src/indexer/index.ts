@@ -19,21 +19,36 @@ export interface IndexPass {
   spans: number;
 }
 
+type WriteResult = IndexPass & { failed?: true; error?: unknown };
+
+interface Batch {
+  spans: SpanRecord[];
+  records: number;
+  next: number;
+  oldestReceiptMs: number;
+}
+
 /**
  * Tails the WAL into the span store. Each batch of converted spans is written together with the WAL position
- * reached, in one store transaction; only then is the WAL released up to it. After a crash the indexer
- * resumes from the store's checkpoint, so a batch is either fully stored or replayed, never half or twice.
+ * reached, in one store transaction; only then is the WAL released up to it. After a crash (or a failed
+ * write) the indexer resumes from the store's checkpoint, so a batch is either fully stored or replayed,
+ * never half. Converting the next batch overlaps with the store writing the previous one (DuckDB works off
+ * the JS thread); the store commits writes in call order.
  */
 export class Indexer {
-  #position = 0;
+  /** Where the next batch starts reading: ahead of `#committed` while a write is in flight. */
+  #readPosition = 0;
+  /** The WAL position the store has committed. */
+  #committed = 0;
+  #inFlight: Promise<IndexPass> | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
-  #pass: Promise<IndexPass> | undefined;
+  #serial: Promise<unknown> = Promise.resolve();
   readonly #batchSpans: number;
   readonly #readBytes: number;
   readonly #idleMs: number;
-  /** Spans indexed since start, and the latency from WAL receipt to queryable of the last batch. */
+  /** Counters since start, and the receipt → queryable lag of the last batch. */
   readonly stats = { records: 0, spans: 0, batches: 0, lastLagMs: 0, failures: 0 };
 
   constructor(
@@ -48,9 +63,9 @@ export class Indexer {
 
   /** Resumes from the store's checkpoint (or the WAL's released position) and starts tailing. */
   async start(): Promise<void> {
-    this.#position = (await this.store.checkpoint()) ?? this.wal.firstUnreleased();
+    await this.#resync();
     // The store may be ahead of the WAL's released position (a crash between commit and release).
-    if (this.#position > this.wal.firstUnreleased()) await this.wal.release(this.#position);
+    if (this.#committed > this.wal.firstUnreleased()) await this.wal.release(this.#committed);
     this.#running = true;
     this.#loop = this.#run();
   }
@@ -64,16 +79,18 @@ export class Indexer {
   async flush(): Promise<IndexPass> {
     const target = this.wal.end();
     const total = { records: 0, spans: 0 };
-    while (this.#position < target) {
-      const pass = await this.#indexOnce();
+    const deadline = Date.now() + 60_000;
+    while (this.#committed < target && Date.now() < deadline) {
+      const pass = await this.#exclusive(() => this.#advance(true));
       total.records += pass.records;
       total.spans += pass.spans;
-      if (pass.records === 0) break;
+      // Nothing to index yet: the newest appends are still being synced.
+      if (pass.records === 0 && !this.#inFlight) await new Promise((r) => setTimeout(r, 5));
     }
     return total;
   }
 
-  /** Stops after the batch in progress. */
+  /** Stops tailing after the batch in progress; `flush()` still works afterwards. */
   async stop(): Promise<void> {
     this.#running = false;
     this.#wake?.();
@@ -82,14 +99,8 @@ export class Indexer {
 
   async #run(): Promise<void> {
     while (this.#running) {
-      try {
-        const pass = await this.#indexOnce();
-        if (pass.records > 0) continue;
-      } catch (error) {
-        // The store or the WAL failed: keep the position (nothing was released) and try again shortly.
-        this.stats.failures++;
-        logger.error('indexing failed; will retry', { error: error as Error });
-      }
+      const pass = await this.#exclusive(() => this.#advance(false));
+      if (pass.records > 0 || this.#inFlight) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.#idleMs);
         this.#wake = () => {
@@ -99,51 +110,114 @@ export class Indexer {
       });
       this.#wake = undefined;
     }
+    await this.#exclusive(() => this.#settle());
   }
 
-  /** One read → convert → write → release step; concurrent callers (the loop, a flush) share it. */
-  #indexOnce(): Promise<IndexPass> {
-    this.#pass ??= this.#step().finally(() => {
-      this.#pass = undefined;
-    });
-    return this.#pass;
+  /** Runs `fn` after every earlier call: the loop and flushes never interleave their steps. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#serial.then(fn);
+    this.#serial = run.catch(() => undefined);
+    return run;
   }
 
-  async #step(): Promise<IndexPass> {
-    const batch: SpanRecord[] = [];
+  /**
+   * One step: convert the next batch and hand it to the store, then wait for the previous write, so at most
+   * one write is in flight while the next batch converts. `drain` also waits for the write just issued when
+   * there was none before. Resolves with what the awaited write committed; never rejects.
+   */
+  async #advance(drain: boolean): Promise<IndexPass> {
+    const previous = this.#inFlight;
+    let batch: Batch | undefined;
+    try {
+      batch = await this.#collect();
+    } catch (error) {
+      this.stats.failures++;
+      logger.error('reading the WAL failed; will retry', { error: error as Error });
+    }
+    this.#inFlight = batch ? this.#write(batch) : undefined;
+    if (previous) return this.#finish(previous);
+    return drain ? this.#settle() : { records: 0, spans: 0 };
+  }
+
+  /** Waits for the write in flight, if any. */
+  async #settle(): Promise<IndexPass> {
+    const pending = this.#inFlight;
+    this.#inFlight = undefined;
+    return pending ? this.#finish(pending) : { records: 0, spans: 0 };
+  }
+
+  /**
+   * Awaits a write. After a failure, whatever was issued after it fails too (the store refuses writes until
+   * its checkpoint is read again), so drop that, and re-read from what the store really committed.
+   */
+  async #finish(write: Promise<WriteResult>): Promise<IndexPass> {
+    const result = await write;
+    if (!result.failed) return result;
+    this.stats.failures++;
+    logger.error('indexing failed; resuming from the store checkpoint', { error: result.error as Error });
+    const later = this.#inFlight;
+    this.#inFlight = undefined;
+    if (later) await later;
+    try {
+      await this.#resync();
+    } catch (error) {
+      logger.error('span store checkpoint unreadable', { error: error as Error });
+    }
+    return { records: 0, spans: 0 };
+  }
+
+  /** Stores a batch with its checkpoint, then releases the WAL up to it. Never rejects. */
+  async #write(batch: Batch): Promise<WriteResult> {
+    try {
+      await this.store.write(batch.spans, batch.next);
+      this.#committed = batch.next;
+      await this.wal.release(batch.next);
+    } catch (error) {
+      return { records: 0, spans: 0, failed: true, error };
+    }
+    this.stats.records += batch.records;
+    this.stats.spans += batch.spans.length;
+    this.stats.batches++;
+    this.stats.lastLagMs = Date.now() - batch.oldestReceiptMs;
+    return { records: batch.records, spans: batch.spans.length };
+  }
+
+  async #resync(): Promise<void> {
+    // Reading the checkpoint also lets the store accept writes again after a failure.
+    this.#committed = (await this.store.checkpoint()) ?? this.wal.firstUnreleased();
+    this.#readPosition = this.#committed;
+  }
+
+  /** Reads and converts WAL records from `#readPosition` up to a batch's worth; undefined when caught up. */
+  async #collect(): Promise<Batch | undefined> {
+    const spans: SpanRecord[] = [];
     let records = 0;
-    let next = this.#position;
-    let oldestReceipt = Number.POSITIVE_INFINITY;
+    let next = this.#readPosition;
+    let oldestReceiptMs = Number.POSITIVE_INFINITY;
     const end = this.wal.end();
-    while (batch.length < this.#batchSpans && next < end) {
+    while (spans.length < this.#batchSpans && next < end) {
       const read = await this.wal.read(next, this.#readBytes);
       if (read.records.length === 0) break;
       for (const record of read.records) {
         if (record.kind === RecordKind.TRACES) {
           try {
-            for (const span of toSpanRecords(decodeTraceRequest(record.payload))) batch.push(span);
+            for (const span of toSpanRecords(decodeTraceRequest(record.payload))) spans.push(span);
           } catch (error) {
-            // Validated before it was acknowledged, so this is a bug, not bad input: skip the record, loudly.
+            // Validated before it was acknowledged, so this is a bug, not bad input: skip it, loudly.
             logger.error('WAL record could not be converted; skipped', {
               position: record.position,
               error: error as Error,
             });
           }
         }
-        oldestReceipt = Math.min(oldestReceipt, record.receivedAtMs);
+        oldestReceiptMs = Math.min(oldestReceiptMs, record.receivedAtMs);
         records++;
         next = record.next;
-        if (batch.length >= this.#batchSpans) break;
+        if (spans.length >= this.#batchSpans) break;
       }
     }
-    if (records === 0) return { records: 0, spans: 0 };
-    await this.store.write(batch, next);
-    this.#position = next;
-    await this.wal.release(next);
-    this.stats.records += records;
-    this.stats.spans += batch.length;
-    this.stats.batches++;
-    this.stats.lastLagMs = Date.now() - oldestReceipt;
-    return { records, spans: batch.length };
+    if (records === 0) return undefined;
+    this.#readPosition = next;
+    return { spans, records, next, oldestReceiptMs };
   }
 }

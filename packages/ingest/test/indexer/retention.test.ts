@@ -25,15 +25,22 @@ describe('retention', () => {
     const response = await fetch(`${httpUrl}/v1/traces`, {
       method: 'POST',
       headers: { 'x-junjo-api-key': key, 'content-type': 'application/x-protobuf' },
-      body: request([span([times(3)], { traceId, spanId: old }), span([times(0)], { traceId, spanId: fresh })]),
+      body: request([
+        span([times(3)], { traceId, spanId: old }),
+        span([times(0)], { traceId, spanId: fresh }),
+      ]),
     });
     expect(response.status).toBe(200);
     await ingest.indexer.flush();
-    const before = JSON.parse(await ingest.store.traceSpans(traceId.toString('hex'))) as Array<{ span_id: string }>;
+    const before = JSON.parse(await ingest.store.traceSpans(traceId.toString('hex'))) as Array<{
+      span_id: string;
+    }>;
     expect(before.map((s) => s.span_id).sort()).toEqual([old, fresh].map((b) => b.toString('hex')).sort());
 
     expect(await ingest.applyRetention()).toBe(1);
-    const after = JSON.parse(await ingest.store.traceSpans(traceId.toString('hex'))) as Array<{ span_id: string }>;
+    const after = JSON.parse(await ingest.store.traceSpans(traceId.toString('hex'))) as Array<{
+      span_id: string;
+    }>;
     expect(after.map((s) => s.span_id)).toEqual([fresh.toString('hex')]);
   });
 });

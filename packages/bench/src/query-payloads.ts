@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { encodeTraceRequest, type SpanInit } from '@junjo/ingest/otlp/messages';
+
+export interface TraceSet {
+  requests: Buffer[];
+  traceIds: string[];
+  services: string[];
+  spans: number;
+}
+
+/**
+ * `traces` traces of `spansPerTrace` spans over `services` services, as ExportTraceServiceRequests of
+ * `tracesPerRequest` traces each. Half the traces are Junjo workflows (root span_type workflow), one in ten
+ * holds an LLM span. Start times cover the last hour in sending order, with a few seconds of jitter, as
+ * traces arrive from live applications (exporters send spans shortly after they end).
+ */
+export function buildTraceSet(
+  traces: number,
+  spansPerTrace: number,
+  services: number,
+  tracesPerRequest = 25,
+): TraceSet {
+  const serviceNames = Array.from({ length: services }, (_, i) => `svc-${String(i).padStart(2, '0')}`);
+  const nowNs = BigInt(Date.now()) * 1_000_000n;
+  const requests: Buffer[] = [];
+  const traceIds: string[] = [];
+  for (let first = 0; first < traces; first += tracesPerRequest) {
+    const byService = new Map<string, SpanInit[]>();
+    for (let t = first; t < Math.min(traces, first + tracesPerRequest); t++) {
+      const traceId = randomBytes(16);
+      traceIds.push(traceId.toString('hex'));
+      const service = serviceNames[t % services]!;
+      const rootId = randomBytes(8);
+      const offsetMs = ((traces - t) / traces) * 3_600_000 + Math.random() * 5_000;
+      const startNs = nowNs - BigInt(Math.floor(offsetMs)) * 1_000_000n;
+      const spans = byService.get(service) ?? [];
+      byService.set(service, spans);
+      for (let s = 0; s < spansPerTrace; s++) {
+        const isRoot = s === 0;
+        const isLlm = t % 10 === 0 && s === 1;
+        spans.push({
+          traceId,
+          spanId: isRoot ? rootId : randomBytes(8),
+          parentSpanId: isRoot ? new Uint8Array() : rootId,
+          name: isRoot ? 'workflow' : isLlm ? 'llm.chat' : `node-${s}`,
+          kind: isLlm ? 3 : 1,
+          startTimeUnixNano: startNs + BigInt(s) * 1000n,
+          endTimeUnixNano: startNs + BigInt(s) * 1000n + 500_000n,
+          attributes: [
+            {
+              key: 'junjo.span_type',
+              value: { type: 'string', value: isRoot ? (t % 2 === 0 ? 'workflow' : '') : 'node' },
+            },
+            { key: 'junjo.id', value: { type: 'string', value: `n-${s}` } },
+            ...(isLlm
+              ? [{ key: 'openinference.span.kind', value: { type: 'string' as const, value: 'LLM' } }]
+              : []),
+            { key: 'step', value: { type: 'int', value: BigInt(s) } },
+          ],
+        });
+      }
+    }
+    requests.push(
+      Buffer.from(
+        encodeTraceRequest({
+          resourceSpans: [...byService].map(([service, spans]) => ({
+            resource: { attributes: [{ key: 'service.name', value: { type: 'string', value: service } }] },
+            scopeSpans: [{ scope: { name: 'bench' }, spans }],
+          })),
+        }),
+      ),
+    );
+  }
+  return { requests, traceIds, services: serviceNames, spans: traces * spansPerTrace };
+}

@@ -1,0 +1,250 @@
+/**
+ * `npm run bench:query`: indexing throughput and query latency of the span store, through the real ingest
+ * path. Loads BENCH_TRACES (default 50,000) traces × 20 spans over 20 services into a real ingest process
+ * over OTLP/gRPC, measures ingest → queryable throughput, then the p50/p95 of the four hot queries at the
+ * query service alone and through the HTTP handlers, idle and while ingest runs at half its measured rate.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { machine, runTs, sampleRss, stop, waitForLine, writeReport } from './harness.ts';
+import { buildTraceSet } from './query-payloads.ts';
+
+const TRACES = Number(process.env.BENCH_TRACES ?? 50_000);
+const RUNS = Number(process.env.BENCH_QUERY_RUNS ?? 200);
+const dataDir = mkdtempSync(path.join(tmpdir(), 'junjo-bench-query-'));
+Object.assign(process.env, { JUNJO_DATA_DIR: dataDir, JUNJO_LOG_LEVEL: 'warn' });
+
+const Config = await import('@junjo/core/config');
+const ApiKey = await import('@junjo/core/api-key');
+const SpanQuery = await import('@junjo/core/span-query');
+const User = await import('@junjo/core/user');
+const Session = await import('@junjo/core/session');
+
+const ingest = runTs('packages/ingest/src/main.ts', [], {
+  ...process.env,
+  JUNJO_INGEST_HOST: '127.0.0.1',
+  GRPC_PORT: '0',
+  OTLP_HTTP_PORT: '0',
+  INTERNAL_GRPC_PORT: '0',
+  JUNJO_WAL_MAX_UNRELEASED_BYTES: String(2 ** 40),
+});
+const ready = await waitForLine(ingest, /^(ingest listening: .*)$/);
+const grpcPort = Number(/OTLP\/gRPC \S+:(\d+)/.exec(ready)![1]);
+const queryPort = Number(/query \S+:(\d+)/.exec(ready)![1]);
+Config.update({ queryUrl: `127.0.0.1:${queryPort}`, queryTimeoutMs: 60_000 });
+const rss = sampleRss(ingest.pid!);
+
+const { key } = await ApiKey.create('bench');
+const user = await User.createFirst({ email: 'bench@example.com', password: 'bench password' });
+const cookie = `session=${(await Session.create(user.id)).token}`;
+
+// Phase 1: 1M spans through OTLP/gRPC, then until the indexer has made them queryable.
+const set = buildTraceSet(TRACES, 20, 20);
+process.stdout.write(`loading ${set.spans.toLocaleString('en')} spans in ${set.requests.length} requests…\n`);
+const clients = Array.from(
+  { length: 4 },
+  (_, i) =>
+    new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure(), {
+      'grpc-node.bench_channel': i,
+    } as grpc.ChannelOptions),
+);
+const metadata = new grpc.Metadata();
+metadata.set('x-junjo-api-key', key);
+const raw = (b: Buffer) => b;
+const loadStart = performance.now();
+let nextRequest = 0;
+await Promise.all(
+  Array.from({ length: 16 }, async (_, slot) => {
+    while (nextRequest < set.requests.length) {
+      const body = set.requests[nextRequest++]!;
+      await new Promise<void>((resolve, reject) =>
+        clients[slot % clients.length]!.makeUnaryRequest(
+          '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+          raw,
+          raw,
+          body,
+          metadata,
+          (error) => (error ? reject(error) : resolve()),
+        ),
+      );
+    }
+  }),
+);
+const acknowledgedAt = performance.now();
+await SpanQuery.flushWal();
+const queryableAt = performance.now();
+for (const client of clients) client.close();
+const ingestRate = set.spans / ((acknowledgedAt - loadStart) / 1000);
+const indexRate = set.spans / ((queryableAt - loadStart) / 1000);
+process.stdout.write(
+  `acknowledged at ${Math.round(ingestRate).toLocaleString('en')} spans/s; queryable end to end at ${Math.round(indexRate).toLocaleString('en')} spans/s\n`,
+);
+
+// Phase 2 and 3: the four hot queries, at the query service and through the HTTP handlers.
+type Handler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+const load = async (module: string) =>
+  ((await import(`@junjo/functions/${module}`)) as { handler: Handler }).handler;
+const handlers = {
+  trace: await load('observability/trace-spans'),
+  roots: await load('observability/root-spans'),
+  services: await load('observability/services'),
+};
+const context = {
+  getRemainingTimeInMillis: () => 30_000,
+  functionName: 'bench',
+  awsRequestId: 'bench',
+} as unknown as Context;
+function event(
+  routeKey: string,
+  pathParameters: Record<string, string>,
+  query?: Record<string, string>,
+): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: '/',
+    rawQueryString: new URLSearchParams(query).toString(),
+    cookies: [cookie],
+    headers: { host: 'bench' },
+    ...(query ? { queryStringParameters: query } : {}),
+    pathParameters,
+    requestContext: {
+      http: { method: 'GET', path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
+      requestId: randomUUID(),
+      routeKey,
+    },
+    isBase64Encoded: false,
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)]!;
+const queries: Record<string, { service: () => Promise<unknown>; http: () => Promise<unknown> }> = {
+  'trace by id': {
+    service: () => SpanQuery.traceSpans(pick(set.traceIds)),
+    http: async () => {
+      const r = await handlers.trace(
+        event('GET /api/v1/observability/traces/{trace_id}/spans', { trace_id: pick(set.traceIds) }),
+        context,
+      );
+      if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}`);
+    },
+  },
+  'root spans (limit 500)': {
+    service: () => SpanQuery.rootSpans(pick(set.services), 500, false),
+    http: () =>
+      handlers.roots(
+        event(
+          'GET /api/v1/observability/services/{service}/spans/root',
+          { service: pick(set.services) },
+          { limit: '500' },
+        ),
+        context,
+      ),
+  },
+  'root spans, has_llm (limit 500)': {
+    service: () => SpanQuery.rootSpans(pick(set.services), 500, true),
+    http: () =>
+      handlers.roots(
+        event(
+          'GET /api/v1/observability/services/{service}/spans/root',
+          { service: pick(set.services) },
+          { limit: '500', has_llm: 'true' },
+        ),
+        context,
+      ),
+  },
+  'services list': {
+    service: () => SpanQuery.services(),
+    http: () => handlers.services(event('GET /api/v1/observability/services', {}), context),
+  },
+};
+
+async function percentiles(fn: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
+  for (let i = 0; i < 5; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => Number(times[Math.floor(q * (times.length - 1))]!.toFixed(1));
+  return { p50: at(0.5), p95: at(0.95) };
+}
+
+async function measureAll(label: string) {
+  const rows: string[] = [];
+  for (const [name, q] of Object.entries(queries)) {
+    const service = await percentiles(q.service);
+    const http = await percentiles(q.http);
+    const line = `| ${name} | ${label} | ${service.p50} / ${service.p95} ms | ${http.p50} / ${http.p95} ms |`;
+    process.stdout.write(`${line}\n`);
+    rows.push(line);
+  }
+  return rows;
+}
+
+const idle = await measureAll('idle');
+const rssIdle = rss();
+const background = runTs('packages/bench/src/load/grpc.ts', [
+  JSON.stringify({
+    port: grpcPort,
+    seconds: 600,
+    warmupSeconds: 0,
+    concurrency: 4,
+    channels: 1,
+    kind: 'small',
+    key,
+    ratePerSecond: Math.round(indexRate / 2),
+  }),
+]);
+await new Promise((r) => setTimeout(r, 3000));
+const peakBefore = sampleRss(ingest.pid!);
+const busy = await measureAll(`ingest at ${Math.round(indexRate / 2 / 1000)}K spans/s`);
+const rssBusy = peakBefore();
+background.kill('SIGTERM');
+
+const files = ['spans.duckdb', 'spans.duckdb.wal'].map((f) => {
+  try {
+    return statSync(path.join(dataDir, f)).size;
+  } catch {
+    return 0;
+  }
+});
+const bytesPerSpan = (files[0]! + files[1]!) / set.spans;
+await stop(ingest);
+SpanQuery.close();
+rmSync(dataDir, { recursive: true, force: true });
+
+const mb = (b: number) => `${Math.round(b / 2 ** 20)} MB`;
+writeReport(
+  'bench:query',
+  `## Span store: indexing and queries (\`npm run bench:query\`)
+
+Machine: ${machine()}. Run at ${new Date().toISOString()}.
+
+${set.spans.toLocaleString('en')} spans (${TRACES.toLocaleString('en')} traces × 20 spans, 20 services, a tenth of the traces with an
+LLM span, half of them workflows) sent through a real ingest process over OTLP/gRPC (16 requests in flight, 500
+spans each), then \`POST /api/admin/flush-wal\`'s call waits until all are queryable.
+
+- Acknowledged (fsync'd in the WAL) at **${Math.round(ingestRate).toLocaleString('en')} spans/s**; ingest → queryable end to end at
+  **${Math.round(indexRate).toLocaleString('en')} spans/s** (first export sent to last span queryable).
+- DuckDB: **${bytesPerSpan.toFixed(0)} bytes per span** (database file and its WAL, after the load).
+- Ingest process RSS: peak ${mb(rssIdle)} through loading and idle queries; ${mb(rssBusy)} while serving queries during ingest.
+
+p50 / p95 over ${RUNS} runs each, at the query service (gRPC, as the handlers call it) and through the HTTP handler
+(the exported Lambda handler with a real session, in this process):
+
+| query | load | query service | HTTP handler |
+|---|---|---:|---:|
+${[...idle, ...busy].join('\n')}`,
+);
+process.stdout.write('\nwritten to docs/benchmarks.md\n');
+process.exit(0);

@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Indexer } from '../../src/indexer/index.ts';
+import { RecordKind } from '../../src/receiver/pipeline.ts';
+import { SpanStore } from '../../src/store/index.ts';
+import { Wal } from '../../src/wal/index.ts';
+import { request, span } from '../wire.ts';
+
+let dir = '';
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function setup(batchSpans: number) {
+  dir = mkdtempSync(path.join(tmpdir(), 'junjo-indexer-'));
+  const wal = await Wal.open(path.join(dir, 'wal'));
+  const real = await SpanStore.open(path.join(dir, 'spans.duckdb'));
+  let failNext = 0;
+  // The real store, except that chosen writes fail as a full disk would.
+  const store: SpanStore = Object.create(real, {
+    write: {
+      value: (records: Parameters<SpanStore['write']>[0], checkpoint: number) => {
+        if (failNext > 0) {
+          failNext--;
+          return Promise.reject(new Error('injected write failure'));
+        }
+        return real.write(records, checkpoint);
+      },
+    },
+  });
+  const indexer = new Indexer(wal, store, { batchSpans, idleMs: 10 });
+  return { wal, store: real, indexer, failWrites: (n: number) => (failNext = n) };
+}
+
+async function append(wal: Wal, traces: number) {
+  const ids: Array<{ traceId: string; spanIds: string[] }> = [];
+  for (let t = 0; t < traces; t++) {
+    const traceId = randomBytes(16);
+    const spanIds = Array.from({ length: 10 }, () => randomBytes(8));
+    await wal.append(request(spanIds.map((spanId) => span([], { traceId, spanId }))), {
+      kind: RecordKind.TRACES,
+    });
+    ids.push({ traceId: traceId.toString('hex'), spanIds: spanIds.map((s) => s.toString('hex')) });
+  }
+  return ids;
+}
+
+describe('indexer', () => {
+  it('indexes in many small batches, releases the WAL, and flush waits until all is queryable', async () => {
+    const { wal, store, indexer } = await setup(25);
+    await indexer.start();
+    const ids = await append(wal, 40);
+    const pass = await indexer.flush();
+    expect(indexer.stats.spans).toBe(400);
+    expect(pass.spans).toBeLessThanOrEqual(400);
+    for (const { traceId, spanIds } of ids) {
+      const stored = JSON.parse(await store.traceSpans(traceId)) as Array<{ span_id: string }>;
+      expect(stored.map((s) => s.span_id).sort()).toEqual([...spanIds].sort());
+    }
+    expect(await store.checkpoint()).toBe(wal.end());
+    expect(wal.firstUnreleased()).toBe(wal.end());
+    expect(indexer.stats.batches).toBeGreaterThan(5);
+    await indexer.stop();
+    await store.close();
+    await wal.close();
+  });
+
+  it('recovers from failed store writes without losing or duplicating spans', async () => {
+    const { wal, store, indexer, failWrites } = await setup(30);
+    await indexer.start();
+    failWrites(2);
+    const ids = await append(wal, 30);
+    await indexer.flush();
+    await indexer.flush();
+    expect(indexer.stats.failures).toBeGreaterThanOrEqual(1);
+    for (const { traceId, spanIds } of ids) {
+      const stored = JSON.parse(await store.traceSpans(traceId)) as Array<{ span_id: string }>;
+      expect(stored.map((s) => s.span_id).sort(), traceId).toEqual([...spanIds].sort());
+    }
+    expect(await store.checkpoint()).toBe(wal.end());
+    await indexer.stop();
+    await store.close();
+    await wal.close();
+  });
+});
