@@ -174,7 +174,13 @@ export class DuckDbSpanStore implements SpanStore {
     openFiles.add(key);
     let instance: DuckDBInstance | undefined;
     try {
-      instance = await DuckDBInstance.create(key, { memory_limit: options.memoryLimit ?? '256MB' });
+      instance = await DuckDBInstance.create(key, {
+        memory_limit: options.memoryLimit ?? '256MB',
+        // DuckDB 1.5's row-group pruner makes ORDER BY … LIMIT return no rows at all while another connection
+        // commits appends (reproduced in test/store: "newest-first lists during commits"); the top-N scans
+        // it would shorten are fast without it.
+        disabled_optimizers: 'row_group_pruner',
+      });
       const writer = await instance.connect();
       await applySchema(writer);
       // Per-connection scratch space for the duplicate probe; temp tables are never written to disk.

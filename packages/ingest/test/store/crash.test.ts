@@ -11,10 +11,15 @@ const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const script = fileURLToPath(new URL('./crash-writer.ts', import.meta.url));
 const CYCLES = 8;
 
-/** Starts the crash writer; resolves with its printed checkpoints once SIGKILLed after `killAfterMs` of writing. */
+/**
+ * Starts the crash writer and SIGKILLs it `killAfterMs` after it is ready (or after the spawn, to hit the
+ * open and its recovery too); resolves with the checkpoints it acknowledged. The writer never idles, so a
+ * kill after `ready` lands inside a write: preparing, appending or committing.
+ */
 async function runAndKill(
   file: string,
   killAfterMs: number,
+  afterReady: boolean,
 ): Promise<{ committed: number[]; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', script, file], {
     cwd: repoRoot,
@@ -88,7 +93,6 @@ describe('DuckDB span store under SIGKILL', () => {
         expect(await store.span(next.traceId, next.spanId)).toBeNull();
         const services = JSON.parse(await store.services()) as string[];
         expect(services).toEqual(['svc-0', 'svc-1', 'svc-2']);
-        console.log(cycle, afterReady, committed.length, checkpoint);
         stored = checkpoint;
       } finally {
         await store.close();
