@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Client, createClient, type ResultSet } from '@libsql/client';
@@ -14,8 +14,14 @@ export type Database = LibSQLDatabase<typeof schema>;
 /** What a transaction body gets: the writer connection inside BEGIN IMMEDIATE, or a drizzle transaction. */
 export type Transaction = BaseSQLiteDatabase<'async', ResultSet, typeof schema>;
 
-/** Committed drizzle-kit migrations; applied before first use in every process. */
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../migrations', import.meta.url));
+const SOURCE_MIGRATIONS = new URL('../../migrations', import.meta.url);
+/**
+ * Committed drizzle-kit migrations; applied before first use in every process. A bundle (Lambda, container
+ * image) is not beside the package, so its build copies them beside itself.
+ */
+export const MIGRATIONS_FOLDER = fileURLToPath(
+  existsSync(SOURCE_MIGRATIONS) ? SOURCE_MIGRATIONS : new URL('./migrations', import.meta.url),
+);
 
 interface Handle {
   /** Reads. For a file this is its own connection, so reads never see a writer's open transaction. */

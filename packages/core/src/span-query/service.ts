@@ -1,9 +1,13 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 
-/** proto/junjo/query/v1/query.proto, from the repository root. */
-const PROTO = fileURLToPath(new URL('../../../../proto/junjo/query/v1/query.proto', import.meta.url));
+/** proto/junjo/query/v1/query.proto, from the repository root; a bundle carries proto/ beside itself. */
+const SOURCE_PROTO = new URL('../../../../proto/junjo/query/v1/query.proto', import.meta.url);
+const PROTO = fileURLToPath(
+  existsSync(SOURCE_PROTO) ? SOURCE_PROTO : new URL('./proto/junjo/query/v1/query.proto', import.meta.url),
+);
 
 export type QueryMethod =
   | 'Services'

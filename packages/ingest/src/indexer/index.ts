@@ -33,7 +33,7 @@ interface Batch {
  * reached, in one store transaction; only then is the WAL released up to it. After a crash (or a failed
  * write) the indexer resumes from the store's checkpoint, so a batch is either fully stored or replayed,
  * never half. Converting the next batch overlaps with the store writing the previous one (DuckDB works off
- * the JS thread); the store commits writes in call order.
+ * the JS thread), but writes themselves run one at a time.
  */
 export class Indexer {
   /** Where the next batch starts reading: ahead of `#committed` while a write is in flight. */
@@ -121,9 +121,10 @@ export class Indexer {
   }
 
   /**
-   * One step: convert the next batch and hand it to the store, then wait for the previous write, so at most
-   * one write is in flight while the next batch converts. `drain` also waits for the write just issued when
-   * there was none before. Resolves with what the awaited write committed; never rejects.
+   * One step: convert the next batch while the previous one is being written, then hand it to the store once
+   * that write has succeeded. Writes never overlap, so a failed batch can never be overtaken by a later one
+   * and its checkpoint. `drain` also waits for the write just issued. Resolves with what the awaited write
+   * committed; never rejects.
    */
   async #advance(drain: boolean): Promise<IndexPass> {
     const previous = this.#inFlight;
@@ -134,43 +135,48 @@ export class Indexer {
       this.stats.failures++;
       logger.error('reading the WAL failed; will retry', { error: error as Error });
     }
-    this.#inFlight = batch ? this.#write(batch) : undefined;
-    if (previous) return this.#finish(previous);
-    return drain ? this.#settle() : { records: 0, spans: 0 };
+    let committed: IndexPass = { records: 0, spans: 0 };
+    if (previous) {
+      this.#inFlight = undefined;
+      const result = await this.#finish(previous);
+      // After a failure the read position went back to the checkpoint: this batch will be read again.
+      if (result.failed) return committed;
+      committed = result;
+    }
+    if (batch) {
+      this.#inFlight = this.#write(batch);
+      if (!previous && drain) return this.#settle();
+    }
+    return committed;
   }
 
   /** Waits for the write in flight, if any. */
   async #settle(): Promise<IndexPass> {
     const pending = this.#inFlight;
     this.#inFlight = undefined;
-    return pending ? this.#finish(pending) : { records: 0, spans: 0 };
+    if (!pending) return { records: 0, spans: 0 };
+    const result = await this.#finish(pending);
+    return result.failed ? { records: 0, spans: 0 } : result;
   }
 
-  /**
-   * Awaits a write. After a failure, whatever was issued after it fails too (the store refuses writes until
-   * its checkpoint is read again), so drop that, and re-read from what the store really committed.
-   */
-  async #finish(write: Promise<WriteResult>): Promise<IndexPass> {
+  /** Awaits a write; after a failure, re-reads from what the store really committed. */
+  async #finish(write: Promise<WriteResult>): Promise<WriteResult> {
     const result = await write;
     if (!result.failed) return result;
     this.stats.failures++;
     logger.error('indexing failed; resuming from the store checkpoint', { error: result.error as Error });
-    const later = this.#inFlight;
-    this.#inFlight = undefined;
-    if (later) await later;
     try {
       await this.#resync();
     } catch (error) {
       logger.error('span store checkpoint unreadable', { error: error as Error });
     }
-    return { records: 0, spans: 0 };
+    return result;
   }
 
   /** Stores a batch with its checkpoint, then releases the WAL up to it. Never rejects. */
   async #write(batch: Batch): Promise<WriteResult> {
     try {
       await this.store.write(batch.spans, batch.next);
-      this.#committed = batch.next;
       await this.wal.release(batch.next);
     } catch (error) {
       return { records: 0, spans: 0, failed: true, error };
@@ -179,6 +185,8 @@ export class Indexer {
     this.stats.spans += batch.spans.length;
     this.stats.batches++;
     this.stats.lastLagMs = Date.now() - batch.oldestReceiptMs;
+    // Last, so a flush that sees the position also sees the counters.
+    this.#committed = batch.next;
     return { records: batch.records, spans: batch.spans.length };
   }
 

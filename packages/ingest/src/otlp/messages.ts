@@ -11,6 +11,7 @@
  * integers (`int_value`, `*_time_unix_nano`) are `bigint`, exact; enums, flags and counts are
  * `number`. Absent messages decode to their empty values, so every field is always present.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type {
   AnyValue,
@@ -82,7 +83,11 @@ export interface TracePartialSuccess {
   errorMessage?: string | undefined;
 }
 
-const PROTO_DIR = fileURLToPath(new URL('../../../../proto/', import.meta.url));
+// From source: the repository's proto/; a bundle (the container image) carries proto/ beside itself.
+const SOURCE_PROTO_DIR = new URL('../../../../proto/', import.meta.url);
+const PROTO_DIR = fileURLToPath(
+  existsSync(SOURCE_PROTO_DIR) ? SOURCE_PROTO_DIR : new URL('./proto/', import.meta.url),
+);
 const PROTO_FILES = [
   'opentelemetry/proto/collector/trace/v1/trace_service.proto',
   'opentelemetry/proto/collector/logs/v1/logs_service.proto',
