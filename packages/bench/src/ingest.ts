@@ -58,7 +58,8 @@ async function run(s: Scenario): Promise<Row> {
             JUNJO_INGEST_HOST: '127.0.0.1',
             GRPC_PORT: '0',
             OTLP_HTTP_PORT: '0',
-            // The indexer is not part of this benchmark: nothing releases the WAL, so lift the backlog limit.
+            // The receivers alone (as the issue asks): no indexer, so nothing releases the WAL; lift the limit.
+            JUNJO_INDEXER: 'off',
             JUNJO_WAL_MAX_UNRELEASED_BYTES: String(2 ** 45),
           })
         : runTs('packages/bench/src/servers/baseline.ts', [s.transport, s.server, path.join(dataDir, 'wal')]);

@@ -39,7 +39,8 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
   const wal = await Wal.open(ingest.walDir, { segmentBytes: ingest.walSegmentBytes });
   const store = await SpanStore.open(path.join(config.dataDir, 'spans.duckdb'));
   const indexer = new Indexer(wal, store);
-  await indexer.start();
+  if (config.indexerEnabled) await indexer.start();
+  else logger.warn('JUNJO_INDEXER=off: exports are stored in the WAL but not indexed');
   const backpressure = new Backpressure(() => wal.unreleasedBytes(), {
     maxUnreleasedBytes: ingest.maxUnreleasedWalBytes,
     maxRssBytes: ingest.maxRssBytes,
@@ -98,8 +99,10 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
         http.setServing(false);
         await pipeline.drain();
         await Promise.all([grpc.close(), http.close()]);
-        await indexer.stop();
-        await indexer.flush();
+        if (config.indexerEnabled) {
+          await indexer.stop();
+          await indexer.flush();
+        }
         await query.close();
         await store.close();
         await wal.close();

@@ -113,6 +113,8 @@ const EnvSchema = z.object({
   JUNJO_QUERY_TIMEOUT_MS: positiveInt(5_000),
   /** How long POST /api/admin/flush-wal waits for the indexer to drain the backlog. */
   JUNJO_FLUSH_TIMEOUT_MS: positiveInt(120_000),
+  /** `off` runs the OTLP receivers and WAL without indexing (benchmarks of the receivers alone). */
+  JUNJO_INDEXER: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   /** Delete spans older than this many days (off when unset). */
   JUNJO_RETENTION_DAYS: z.coerce
     .number({ error: 'must be a number of days' })
@@ -171,6 +173,7 @@ export interface Config {
   queryTimeoutMs: number;
   flushTimeoutMs: number;
   retentionDays?: number;
+  indexerEnabled: boolean;
   urls: { frontend: string; backend: string; otlp: string };
   providers: {
     openai: { apiKey?: string; baseUrl?: string };
@@ -256,6 +259,7 @@ export function load(env: NodeJS.ProcessEnv = process.env): Config {
     queryTimeoutMs: e.JUNJO_QUERY_TIMEOUT_MS,
     flushTimeoutMs: e.JUNJO_FLUSH_TIMEOUT_MS,
     retentionDays: e.JUNJO_RETENTION_DAYS,
+    indexerEnabled: e.JUNJO_INDEXER === 'on',
     urls: {
       frontend: e.JUNJO_PROD_FRONTEND_URL ?? 'http://localhost:5153',
       backend: e.JUNJO_PROD_BACKEND_URL ?? `http://localhost:${e.JUNJO_BACKEND_PORT}`,

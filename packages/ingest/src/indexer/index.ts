@@ -207,6 +207,8 @@ export class Indexer {
       const read = await this.wal.read(next, this.#readBytes);
       if (read.records.length === 0) break;
       for (const record of read.records) {
+        // Converting is CPU work on the receivers' event loop: let pending exports run between records.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (record.kind === RecordKind.TRACES) {
           try {
             for (const span of toSpanRecords(decodeTraceRequest(record.payload))) spans.push(span);
