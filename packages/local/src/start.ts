@@ -57,12 +57,16 @@ async function main(): Promise<void> {
   out('Press Ctrl+C to stop.');
 
   let stopping = false;
+  let stoppingSince = 0;
   const stop = async (signal: string) => {
     if (stopping) {
+      // Ctrl+C reaches this process twice (from the terminal and relayed by tsx): only a later one forces.
+      if (Date.now() - stoppingSince < 1000) return;
       out(`${signal} again: exiting now`);
       process.exit(1);
     }
     stopping = true;
+    stoppingSince = Date.now();
     out(`${signal}: stopping…`);
     try {
       await Promise.all([http.close(), ingest.stop()]);
