@@ -134,13 +134,12 @@ const NEWEST_FIRST = 'ORDER BY start_ns DESC, span_id DESC';
 const SQL = {
   services: 'SELECT service_name FROM services ORDER BY service_name',
   serviceSpans: `SELECT json FROM spans WHERE service_name = $1 ${NEWEST_FIRST} LIMIT $2`,
-  rootSpans: `SELECT json FROM spans WHERE service_name = $1 AND parent_span_id IS NULL ${NEWEST_FIRST} LIMIT $2`,
-  // A trace qualifies through any of its spans, in any service; the subquery reads two narrow columns.
-  llmRootSpans: `SELECT json FROM spans
-    WHERE service_name = $1 AND parent_span_id IS NULL
-      AND trace_id IN (SELECT trace_id FROM spans WHERE is_llm)
+  rootSpans: `SELECT json FROM root_and_workflow_spans WHERE service_name = $1 AND is_root ${NEWEST_FIRST} LIMIT $2`,
+  // A trace qualifies through any of its spans, in any service.
+  llmRootSpans: `SELECT json FROM root_and_workflow_spans
+    WHERE service_name = $1 AND is_root AND trace_id IN (SELECT trace_id FROM llm_traces)
     ${NEWEST_FIRST} LIMIT $2`,
-  workflows: `SELECT json FROM spans WHERE service_name = $1 AND junjo_span_type = 'workflow' ${NEWEST_FIRST} LIMIT $2`,
+  workflows: `SELECT json FROM root_and_workflow_spans WHERE service_name = $1 AND is_workflow ${NEWEST_FIRST} LIMIT $2`,
   traceSpans: `SELECT json FROM spans WHERE trace_id = $1 ${NEWEST_FIRST}`,
   span: 'SELECT json FROM spans WHERE trace_id = $1 AND span_id = $2 LIMIT 1',
   stats: 'SELECT (SELECT count(*) FROM spans), (SELECT count(*) FROM state_patches)',
@@ -177,9 +176,11 @@ export class DuckDbSpanStore implements SpanStore {
       instance = await DuckDBInstance.create(key, {
         memory_limit: options.memoryLimit ?? '256MB',
         // DuckDB 1.5's row-group pruner makes ORDER BY … LIMIT return no rows at all while another connection
-        // commits appends (reproduced in test/store: "newest-first lists during commits"); the top-N scans
-        // it would shorten are fast without it.
+        // commits appends (reproduced in test/store: "newest-first lists while batches commit").
         disabled_optimizers: 'row_group_pruner',
+        // Sort and limit on the narrow columns first, then read the JSON of the rows returned only, for every
+        // limit the API allows (1..10000; DuckDB's default stops at 50).
+        late_materialization_max_rows: '10000',
       });
       const writer = await instance.connect();
       await applySchema(writer);
@@ -254,7 +255,9 @@ export class DuckDbSpanStore implements SpanStore {
           chunks = batchChunks(spans);
         }
         appendChunks(await conn.createAppender('spans'), chunks.spans);
-        appendChunks(await conn.createAppender('state_patches'), chunks.patches);
+        appendChunks(await conn.createAppender('root_and_workflow_spans'), chunks.rootAndWorkflowSpans);
+        appendChunks(await conn.createAppender('llm_traces'), chunks.llmTraces);
+        appendChunks(await conn.createAppender('state_patches'), chunks.statePatches);
         for (const name of newServices) {
           await conn.run('INSERT INTO services VALUES ($1) ON CONFLICT DO NOTHING', [name]);
         }
@@ -379,6 +382,8 @@ export class DuckDbSpanStore implements SpanStore {
     await conn.run('BEGIN TRANSACTION');
     try {
       const result = await conn.run('DELETE FROM spans WHERE start_ns <= $1', [edge], [BIGINT]);
+      await conn.run('DELETE FROM root_and_workflow_spans WHERE start_ns <= $1', [edge], [BIGINT]);
+      await conn.run('DELETE FROM llm_traces WHERE start_ns <= $1', [edge], [BIGINT]);
       await conn.run('DELETE FROM state_patches WHERE span_start_ns <= $1', [edge], [BIGINT]);
       await conn.run('COMMIT');
       return result.rowsChanged;

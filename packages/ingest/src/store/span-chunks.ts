@@ -60,6 +60,22 @@ const SPAN_COLUMNS: Column<ParsedSpan>[] = [
   { type: VARCHAR, value: (s) => s.record.json },
 ];
 
+// Columns of root_and_workflow_spans.
+const LISTED_COLUMNS: Column<ParsedSpan>[] = [
+  { type: UHUGEINT, value: (s) => s.traceId },
+  { type: UBIGINT, value: (s) => s.spanId },
+  { type: VARCHAR, value: (s) => s.record.serviceName },
+  { type: BIGINT, value: (s) => s.record.startNs },
+  { type: BOOLEAN, value: (s) => s.parentSpanId === null },
+  { type: BOOLEAN, value: (s) => s.record.junjoSpanType === 'workflow' },
+  { type: VARCHAR, value: (s) => s.record.json },
+];
+
+const LLM_TRACE_COLUMNS: Column<ParsedSpan>[] = [
+  { type: UHUGEINT, value: (s) => s.traceId },
+  { type: BIGINT, value: (s) => s.record.startNs },
+];
+
 interface PatchRow {
   span: ParsedSpan;
   patch: StatePatchInput;
@@ -106,10 +122,12 @@ function fillChunks<T>(columns: Column<T>[], rows: readonly T[]): DuckDBDataChun
   return chunks;
 }
 
-/** A batch ready to append: its spans, their state patches and the keys for the duplicate probe. */
+/** A batch ready to append, table by table, and the keys for the duplicate probe. */
 export interface BatchChunks {
   spans: DuckDBDataChunk[];
-  patches: DuckDBDataChunk[];
+  rootAndWorkflowSpans: DuckDBDataChunk[];
+  llmTraces: DuckDBDataChunk[];
+  statePatches: DuckDBDataChunk[];
   keys: DuckDBDataChunk[];
 }
 
@@ -118,7 +136,15 @@ export function batchChunks(spans: readonly ParsedSpan[]): BatchChunks {
   for (const span of spans) for (const patch of span.record.statePatches) patches.push({ span, patch });
   return {
     spans: fillChunks(SPAN_COLUMNS, spans),
-    patches: fillChunks(PATCH_COLUMNS, patches),
+    rootAndWorkflowSpans: fillChunks(
+      LISTED_COLUMNS,
+      spans.filter((s) => s.parentSpanId === null || s.record.junjoSpanType === 'workflow'),
+    ),
+    llmTraces: fillChunks(
+      LLM_TRACE_COLUMNS,
+      spans.filter((s) => s.record.isLlm),
+    ),
+    statePatches: fillChunks(PATCH_COLUMNS, patches),
     keys: fillChunks(
       KEY_COLUMNS,
       spans.map((span, position): [ParsedSpan, number] => [span, position]),

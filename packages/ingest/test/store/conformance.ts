@@ -169,9 +169,13 @@ export function spanStoreConformance(name: string, makeStore: (file: string) => 
         record({ trace: 5, span: 50, startMs: 500 }),
         record({ trace: 6, span: 60, startMs: 600, service: 'svc-b', junjoSpanType: 'workflow' }),
       ];
-      await store.write([...workflows, ...others], 1);
-      expect(await store.workflows('svc-a', 100)).toBe(body(newestFirst(workflows)));
-      expect(await store.workflows('svc-a', 2)).toBe(body(newestFirst(workflows).slice(0, 2)));
+      // A workflow started inside a request span: listed as a workflow, not as a root.
+      const request = record({ trace: 7, span: 70, startMs: 700 });
+      const nested = record({ trace: 7, span: 71, parent: 70, startMs: 701, junjoSpanType: 'workflow' });
+      await store.write([...workflows, ...others, request, nested], 1);
+      expect(await store.workflows('svc-a', 100)).toBe(body(newestFirst([...workflows, nested])));
+      expect(await store.rootSpans('svc-a', { hasLlm: false, limit: 1 })).toBe(body([request]));
+      expect(await store.workflows('svc-a', 2)).toBe(body(newestFirst([...workflows, nested]).slice(0, 2)));
       expect(await store.workflows('svc-b', 100)).toBe(body([others[3]!]));
       expect(await store.workflows('nobody', 100)).toBe('[]');
     });
@@ -321,6 +325,10 @@ export function spanStoreConformance(name: string, makeStore: (file: string) => 
           body(newestFirst(sampleTraces().filter((r) => r.serviceName === 'svc-a'))),
         );
         expect(await store.traceSpans(traceId(1))).toBe(body(newestFirst(sampleTraces().slice(0, 3))));
+        const roots = sampleTraces().filter((r) => r.parentSpanId === null && r.serviceName === 'svc-a');
+        expect(await store.rootSpans('svc-a', { hasLlm: false, limit: 100 })).toBe(body(newestFirst(roots)));
+        expect(await store.rootSpans('svc-a', { hasLlm: true, limit: 100 })).toBe(body([sampleTraces()[0]!]));
+        expect(await store.workflows('svc-a', 100)).toBe(body([sampleTraces()[0]!]));
         expect(await store.checkpoint()).toBe(2);
       });
 
