@@ -1,9 +1,17 @@
 /**
- * `npx tsx packages/bench/src/store-write.ts`: how fast can the indexer put span records into DuckDB?
- * Times candidate write paths on the same generated small spans, each into a fresh file, in batches that
- * each commit with a WAL checkpoint (as the indexer does), and prints rows/s per candidate.
+ * `npx tsx packages/bench/src/store-write.ts [name filter]`: how fast can the indexer put span records into
+ * DuckDB? Times candidate write paths on the same generated small spans, each into a fresh file, in batches
+ * that each commit together with a WAL checkpoint (as the indexer does), including the final CHECKPOINT
+ * that moves the last batches from DuckDB's WAL into the file. Candidates run round-robin for
+ * STORE_WRITE_ROUNDS rounds (this machine is shared, so single runs are noisy); prints the median and best
+ * rows/s and the process CPU time per span (DuckDB's threads included).
  *
- * STORE_WRITE_ROWS (default 200,000) records, STORE_WRITE_BATCH (default 20,000) per transaction.
+ * STORE_WRITE_ROWS (default 200,000) records, STORE_WRITE_BATCH (default 25,000) per transaction.
+ *
+ * Then the sustained rate, which 200,000 rows do not show: STORE_WRITE_SUSTAINED_ROWS (default 1,000,000)
+ * spans through `SpanStore.write`, generated batch by batch (as an indexer converts them) with two batches in
+ * flight, once with the store's checkpoint threshold and once with DuckDB's default 16MB, printing the rate
+ * of each 200,000-span stretch.
  */
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,11 +28,13 @@ import {
   UHUGEINT,
   VARCHAR,
 } from '@duckdb/node-api';
-import type { SpanRecordInput } from '@junjo/ingest/store/index';
+import { type SpanRecordInput, SpanStore } from '@junjo/ingest/store/index';
 import { generateSpanRecords } from './store-records.ts';
 
 const ROWS = Number(process.env.STORE_WRITE_ROWS ?? 200_000);
-const BATCH = Number(process.env.STORE_WRITE_BATCH ?? 20_000);
+const BATCH = Number(process.env.STORE_WRITE_BATCH ?? 25_000);
+const ROUNDS = Number(process.env.STORE_WRITE_ROUNDS ?? 3);
+const SUSTAINED_ROWS = Number(process.env.STORE_WRITE_SUSTAINED_ROWS ?? 1_000_000);
 const CHUNK_ROWS = 2048;
 
 type Loader = (conn: DuckDBConnection, batch: readonly SpanRecordInput[], dir: string) => Promise<void>;
@@ -61,6 +71,15 @@ CREATE INDEX spans_parent ON spans (parent_span_id);
 CREATE INDEX spans_type ON spans (junjo_span_type);
 CREATE INDEX spans_llm ON spans (is_llm);
 CREATE TABLE state_patches (trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, span_start_ns BIGINT NOT NULL,
+  event_index INTEGER NOT NULL, time_ns BIGINT NOT NULL, store_id VARCHAR NOT NULL, store_name VARCHAR NOT NULL,
+  action VARCHAR NOT NULL, patch_id VARCHAR NOT NULL, patch VARCHAR NOT NULL);
+${CHECKPOINT_TABLE}`;
+
+const INT_IDS_FSST = `
+CREATE TABLE spans (trace_id UHUGEINT NOT NULL, span_id UBIGINT NOT NULL, parent_span_id UBIGINT,
+  service_name VARCHAR NOT NULL, start_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL,
+  junjo_span_type VARCHAR NOT NULL, is_llm BOOLEAN NOT NULL, json VARCHAR NOT NULL USING COMPRESSION fsst);
+CREATE TABLE state_patches (trace_id UHUGEINT NOT NULL, span_id UBIGINT NOT NULL, span_start_ns BIGINT NOT NULL,
   event_index INTEGER NOT NULL, time_ns BIGINT NOT NULL, store_id VARCHAR NOT NULL, store_name VARCHAR NOT NULL,
   action VARCHAR NOT NULL, patch_id VARCHAR NOT NULL, patch VARCHAR NOT NULL);
 ${CHECKPOINT_TABLE}`;
@@ -116,8 +135,9 @@ async function appendChunks<T>(
   rows: readonly T[],
   types: DuckDBType[],
   columns: Array<(row: T) => string | bigint | number | boolean | null>,
+  catalog?: string,
 ): Promise<void> {
-  const appender = await conn.createAppender(table);
+  const appender = await conn.createAppender(table, catalog ? 'main' : undefined, catalog);
   for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
     const count = Math.min(CHUNK_ROWS, rows.length - offset);
     const chunk = DuckDBDataChunk.create(types, count);
@@ -231,12 +251,43 @@ async function csvFile(
 }
 
 /**
+ * Column-wise chunks with integer ids, after the duplicate probe the store runs: the batch's keys go into a
+ * temporary table and a semi-join finds those already stored within the batch's start-time range.
+ */
+async function chunkIntIdsProbed(conn: DuckDBConnection, batch: readonly SpanRecordInput[]): Promise<void> {
+  await conn.run('DELETE FROM batch_keys');
+  await appendChunks(
+    conn,
+    'batch_keys',
+    batch.map((r, position) => ({ r, position })),
+    [INTEGER, UHUGEINT, UBIGINT],
+    [({ position }) => position, ({ r }) => hexBig(r.traceId), ({ r }) => hexBig(r.spanId)],
+    'temp',
+  );
+  let min = batch[0]!.startNs;
+  let max = min;
+  for (const r of batch) {
+    if (r.startNs < min) min = r.startNs;
+    if (r.startNs > max) max = r.startNs;
+  }
+  const stored = await conn.runAndReadAll(
+    `SELECT k.position FROM batch_keys k SEMI JOIN (
+       SELECT trace_id, span_id FROM spans WHERE start_ns BETWEEN $1 AND $2
+     ) s ON k.trace_id = s.trace_id AND k.span_id = s.span_id`,
+    [min, max],
+    [BIGINT, BIGINT],
+  );
+  if (stored.currentRowCount > 0) throw new Error('the benchmark writes no duplicates');
+  await chunkIntIds(conn, batch);
+}
+
+/**
  * Column-wise chunks into a temporary staging table, then one INSERT … SELECT that skips rows whose
  * (trace_id, span_id, start_ns) is stored already; the start-time bounds let zone maps skip old row groups.
  */
 async function stagedAntiJoin(conn: DuckDBConnection, batch: readonly SpanRecordInput[]): Promise<void> {
   await conn.run('DELETE FROM staging');
-  await appendChunks(conn, 'staging', batch, intTypes, intColumns);
+  await appendChunks(conn, 'staging', batch, intTypes, intColumns, 'temp');
   await conn.run(
     `INSERT INTO spans SELECT s.* FROM staging s ANTI JOIN (
        SELECT trace_id, span_id, start_ns FROM spans
@@ -245,13 +296,18 @@ async function stagedAntiJoin(conn: DuckDBConnection, batch: readonly SpanRecord
   );
 }
 
-/** Writes the batch with an explicit start-time window, without any dedupe, for comparison. */
 const candidates: Candidate[] = [
   { name: 'row appender, string ids, no index', schema: STRING_IDS, load: rowAppender },
   { name: 'row appender, string ids, PK + 6 indexes', schema: OLD_SCHEMA, load: rowAppender },
   { name: 'data chunks, string ids', schema: STRING_IDS, load: chunkStringIds },
   { name: 'data chunks, integer ids', schema: INT_IDS, load: chunkIntIds },
+  { name: 'data chunks, integer ids, JSON forced to FSST', schema: INT_IDS_FSST, load: chunkIntIds },
   { name: 'read_csv over a batch file, string ids', schema: STRING_IDS, load: csvFile },
+  {
+    name: 'data chunks, integer ids, duplicate probe',
+    schema: `${INT_IDS} CREATE TEMP TABLE batch_keys (position INTEGER, trace_id UHUGEINT, span_id UBIGINT);`,
+    load: chunkIntIdsProbed,
+  },
   {
     name: 'data chunks → staging, INSERT … SELECT anti-join',
     schema: `${INT_IDS} CREATE TEMP TABLE staging AS SELECT * FROM spans LIMIT 0;`,
@@ -262,29 +318,38 @@ const candidates: Candidate[] = [
 interface Result {
   name: string;
   rowsPerSecond: number;
-  msPerBatch: number;
+  cpuMicrosPerSpan: number;
   bytesPerSpan: number;
 }
 
-/** Loads every record in BATCH-sized transactions, each also storing a checkpoint, and times the whole. */
+/**
+ * Loads every record in BATCH-sized transactions, each also storing a checkpoint, then forces the final
+ * DuckDB checkpoint (`close`); the time and CPU of all of it count. `inFlight` writes are kept issued.
+ */
 async function measure(
   name: string,
   records: readonly SpanRecordInput[],
   write: (batch: readonly SpanRecordInput[], checkpoint: number) => Promise<void>,
-  fileOf: () => string,
   close: () => Promise<void>,
+  file: string,
+  inFlight = 1,
 ): Promise<Result> {
+  const cpu = process.cpuUsage();
   const started = performance.now();
+  const pending: Promise<void>[] = [];
   for (let offset = 0; offset < records.length; offset += BATCH) {
-    await write(records.slice(offset, offset + BATCH), offset + BATCH);
+    pending.push(write(records.slice(offset, offset + BATCH), offset + BATCH));
+    if (pending.length >= inFlight) await pending.shift();
   }
-  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(pending);
   await close();
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   return {
     name,
     rowsPerSecond: Math.round(records.length / seconds),
-    msPerBatch: Number(((seconds * 1000) / Math.ceil(records.length / BATCH)).toFixed(1)),
-    bytesPerSpan: Math.round(statSync(fileOf()).size / records.length),
+    cpuMicrosPerSpan: Number(((used.user + used.system) / records.length).toFixed(1)),
+    bytesPerSpan: Math.round(statSync(file).size / records.length),
   };
 }
 
@@ -304,31 +369,31 @@ async function runCandidate(candidate: Candidate, records: readonly SpanRecordIn
         await conn.run('INSERT OR REPLACE INTO ingest_checkpoint VALUES (1, $1)', [checkpoint]);
         await conn.run('COMMIT');
       },
-      () => file,
       async () => {
         await conn.run('CHECKPOINT');
         conn.closeSync();
         instance.closeSync();
       },
+      file,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** The real store's `write`, whatever path it settled on. */
-async function runStore(records: readonly SpanRecordInput[], label: string): Promise<Result> {
+/** The store's own `write` (dedupe probe, list and LLM tables, services, checkpoint), `inFlight` at a time. */
+async function runStore(records: readonly SpanRecordInput[], inFlight: number): Promise<Result> {
   const dir = mkdtempSync(path.join(tmpdir(), 'junjo-store-write-'));
   const file = path.join(dir, 'spans.duckdb');
-  const { SpanStore } = await import('@junjo/ingest/store/index');
   const store = await SpanStore.open(file);
   try {
     return await measure(
-      label,
+      `SpanStore.write, ${inFlight} batch${inFlight > 1 ? 'es' : ''} in flight`,
       records,
       (batch, checkpoint) => store.write(batch, checkpoint),
-      () => file,
       () => store.close(),
+      file,
+      inFlight,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -342,19 +407,80 @@ const records = generateSpanRecords({
   startNs: BigInt(Date.now() - 3_600_000) * 1_000_000n,
 }).slice(0, ROWS);
 const jsonBytes = records.reduce((sum, r) => sum + r.json.length, 0) / records.length;
-console.log(`${records.length} records, ${Math.round(jsonBytes)} B of JSON each, ${BATCH} per transaction`);
+console.log(
+  `${records.length} records, ${Math.round(jsonBytes)} B of JSON each, ${BATCH} per transaction, ${ROUNDS} rounds`,
+);
 
 const only = process.argv[2];
-const results: Result[] = [];
-for (const candidate of candidates) {
-  if (only && !candidate.name.includes(only)) continue;
-  const result = await runCandidate(candidate, records);
-  results.push(result);
-  console.log(JSON.stringify(result));
+const runs: Array<{ name: string; run: () => Promise<Result> }> = [
+  ...candidates.map((candidate) => ({ name: candidate.name, run: () => runCandidate(candidate, records) })),
+  { name: 'SpanStore.write, 1 batch in flight', run: () => runStore(records, 1) },
+  { name: 'SpanStore.write, 2 batches in flight', run: () => runStore(records, 2) },
+].filter((entry) => !only || (only !== 'sustained' && entry.name.includes(only)));
+
+const results = new Map<string, Result[]>();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const { name, run } of runs) {
+    const result = await run();
+    console.log(JSON.stringify(result));
+    results.set(name, [...(results.get(name) ?? []), result]);
+  }
 }
-if (!only || 'SpanStore'.includes(only)) {
-  const result = await runStore(records, 'SpanStore.write (fresh file)');
-  results.push(result);
-  console.log(JSON.stringify(result));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+console.table(
+  [...results].map(([name, rs]) => ({
+    name,
+    'median rows/s': median(rs.map((r) => r.rowsPerSecond)),
+    'best rows/s': Math.max(...rs.map((r) => r.rowsPerSecond)),
+    'CPU µs/span': median(rs.map((r) => r.cpuMicrosPerSpan)),
+    'B/span': median(rs.map((r) => r.bytesPerSpan)),
+  })),
+);
+
+/** Sustained `SpanStore.write`: spans generated per batch, two batches in flight; rate per 200,000 spans. */
+async function sustained(checkpointThreshold: string): Promise<number[]> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'junjo-store-write-'));
+  const store = await SpanStore.open(path.join(dir, 'spans.duckdb'), { checkpointThreshold });
+  const tracesPerBatch = BATCH / 20;
+  const rates: number[] = [];
+  const inFlight: Promise<void>[] = [];
+  let written = 0;
+  let stretchMs = 0;
+  try {
+    for (let first = 0; written < SUSTAINED_ROWS; first += tracesPerBatch) {
+      const batch = generateSpanRecords({
+        traces: tracesPerBatch,
+        spansPerTrace: 20,
+        services: 20,
+        startNs: BigInt(Date.now() - 86_400_000) * 1_000_000n,
+        firstTrace: first,
+      });
+      // Generation stands in for the converter; only the store's time counts.
+      const started = performance.now();
+      written += batch.length;
+      inFlight.push(store.write(batch, written));
+      if (inFlight.length === 2) await inFlight.shift();
+      if (written % 200_000 === 0) await Promise.all(inFlight.splice(0));
+      stretchMs += performance.now() - started;
+      if (written % 200_000 === 0) {
+        rates.push(Math.round(200_000 / (stretchMs / 1000)));
+        stretchMs = 0;
+      }
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rates;
 }
-console.table(results);
+
+if (!only || only === 'sustained') {
+  for (const threshold of ['128MB', '16MB']) {
+    const rates = await sustained(threshold);
+    console.log(
+      `sustained SpanStore.write, checkpoint threshold ${threshold}: spans/s per 200K stretch ${rates.join(', ')}; ` +
+        `mean ${Math.round(rates.reduce((a, b) => a + b, 0) / rates.length)}`,
+    );
+  }
+}

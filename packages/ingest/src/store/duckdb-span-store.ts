@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import {
   BIGINT,
   type DuckDBConnection,
@@ -22,6 +23,12 @@ export interface DuckDbSpanStoreOptions {
   readers?: number;
   /** Spans deleted per retention transaction; default 100,000. */
   retentionStep?: number;
+  /**
+   * DuckDB WAL size that triggers a checkpoint; default 128MB. DuckDB's own 16MB makes nearly every batch
+   * checkpoint, rewriting the tables' unfinished row groups each time, and the write rate falls as the file
+   * grows (store-write.ts measures both); larger values mean longer recovery replays after a crash.
+   */
+  checkpointThreshold?: string;
 }
 
 /** Files open in this process: DuckDB's file lock only keeps other processes out. */
@@ -96,29 +103,28 @@ interface PreparedBatch {
   chunks: BatchChunks;
   minStartNs: bigint;
   maxStartNs: bigint;
+  /** Distinct service names of the batch. */
+  services: Set<string>;
 }
 
 /**
- * Parses ids and fills the column chunks. This is most of a write's JavaScript work, and it happens when
- * `write` is called, so a caller that issues the next batch before the previous one resolves overlaps it
- * with that batch's commit (which runs on DuckDB's threads).
+ * Parses ids and fills the column chunks: most of a write's JavaScript work. It starts when `write` is
+ * called, so a caller that issues the next batch before the previous one resolves overlaps it with that
+ * batch's commit (which runs on DuckDB's threads), and it yields to the event loop as it goes.
  */
-function prepareBatch(records: readonly SpanRecordInput[]): PreparedBatch {
-  // A span repeated inside one batch (an export retried into the same WAL stretch) is kept once.
-  const seen = new Set<string>();
+async function prepareBatch(records: readonly SpanRecordInput[]): Promise<PreparedBatch> {
   const spans: ParsedSpan[] = [];
   let minStartNs = 0n;
   let maxStartNs = 0n;
   for (const record of records) {
-    const key = record.traceId + record.spanId;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const span = parseSpan(record);
     if (spans.length === 0 || record.startNs < minStartNs) minStartNs = record.startNs;
     if (spans.length === 0 || record.startNs > maxStartNs) maxStartNs = record.startNs;
-    spans.push(span);
+    spans.push(parseSpan(record));
+    if (spans.length % 4096 === 0) await setImmediate();
   }
-  return { spans, chunks: batchChunks(spans), minStartNs, maxStartNs };
+  const services = new Set<string>();
+  for (const record of records) services.add(record.serviceName);
+  return { spans, chunks: await batchChunks(spans), minStartNs, maxStartNs, services };
 }
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
@@ -181,6 +187,7 @@ export class DuckDbSpanStore implements SpanStore {
         // Sort and limit on the narrow columns first, then read the JSON of the rows returned only, for every
         // limit the API allows (1..10000; DuckDB's default stops at 50).
         late_materialization_max_rows: '10000',
+        checkpoint_threshold: options.checkpointThreshold ?? '128MB',
       });
       const writer = await instance.connect();
       await applySchema(writer);
@@ -217,21 +224,16 @@ export class DuckDbSpanStore implements SpanStore {
    */
   write(records: readonly SpanRecordInput[], checkpoint: number): Promise<void> {
     this.assertOpen();
-    let prepared: PreparedBatch | undefined;
-    let invalid: unknown;
-    try {
-      if (!Number.isSafeInteger(checkpoint) || checkpoint < 0) {
-        throw new RangeError(`span store: bad checkpoint ${checkpoint}`);
-      }
-      prepared = prepareBatch(records);
-    } catch (error) {
-      invalid = error;
-    }
+    const prepared =
+      Number.isSafeInteger(checkpoint) && checkpoint >= 0
+        ? prepareBatch(records)
+        : Promise.reject(new RangeError(`span store: bad checkpoint ${checkpoint}`));
+    // Handled in the lane below; this keeps a rejection from counting as unhandled until then.
+    prepared.catch(() => {});
     return this.lane.run(async () => {
       if (this.failed) throw new Error('span store: an earlier write failed; resume from checkpoint()');
       try {
-        if (!prepared) throw invalid;
-        await this.commit(prepared, checkpoint);
+        await this.commit(await prepared, checkpoint);
       } catch (error) {
         this.failed = true;
         throw error;
@@ -241,23 +243,21 @@ export class DuckDbSpanStore implements SpanStore {
 
   private async commit(batch: PreparedBatch, checkpoint: number): Promise<void> {
     const conn = this.writer;
-    const newServices = [...new Set(batch.spans.map((span) => span.record.serviceName))].filter(
-      (name) => !this.knownServices.has(name),
-    );
+    const newServices = [...batch.services].filter((name) => !this.knownServices.has(name));
     await conn.run('BEGIN TRANSACTION');
     try {
       let { spans, chunks } = batch;
       if (spans.length > 0) {
-        const stored = await this.storedPositions(batch);
-        if (stored.size > 0) {
-          // Rare (a re-sent export): lay the batch out again without the spans already stored.
-          spans = spans.filter((_, position) => !stored.has(position));
-          chunks = batchChunks(spans);
+        const duplicates = await this.duplicatePositions(batch);
+        if (duplicates.size > 0) {
+          // Rare (a re-sent export): lay the batch out again without the duplicates.
+          spans = spans.filter((_, position) => !duplicates.has(position));
+          chunks = await batchChunks(spans);
         }
-        appendChunks(await conn.createAppender('spans'), chunks.spans);
-        appendChunks(await conn.createAppender('root_and_workflow_spans'), chunks.rootAndWorkflowSpans);
-        appendChunks(await conn.createAppender('llm_traces'), chunks.llmTraces);
-        appendChunks(await conn.createAppender('state_patches'), chunks.statePatches);
+        await appendChunks(await conn.createAppender('spans'), chunks.spans);
+        await appendChunks(await conn.createAppender('root_and_workflow_spans'), chunks.rootAndWorkflowSpans);
+        await appendChunks(await conn.createAppender('llm_traces'), chunks.llmTraces);
+        await appendChunks(await conn.createAppender('state_patches'), chunks.statePatches);
         for (const name of newServices) {
           await conn.run('INSERT INTO services VALUES ($1) ON CONFLICT DO NOTHING', [name]);
         }
@@ -276,18 +276,23 @@ export class DuckDbSpanStore implements SpanStore {
   }
 
   /**
-   * Positions in the batch of spans already stored. A re-sent or replayed span is the same span, with the
-   * same start time, so only rows inside the batch's start-time range can match: rows arrive in roughly
-   * start-time order, and the zone maps on start_ns let the scan skip every older row group.
+   * Positions in the batch of spans to skip: those already stored, and repeats of an earlier span of the
+   * batch (an export retried into the same stretch of the WAL). A re-sent or replayed span is the same span,
+   * with the same start time, so only stored rows inside the batch's start-time range can match: rows arrive
+   * in roughly start-time order, and the zone maps on start_ns let the scan skip the older row groups. The
+   * work runs in DuckDB, off the JavaScript thread.
    */
-  private async storedPositions(batch: PreparedBatch): Promise<Set<number>> {
+  private async duplicatePositions(batch: PreparedBatch): Promise<Set<number>> {
     const conn = this.writer;
     await conn.run('DELETE FROM batch_keys');
-    appendChunks(await conn.createAppender('batch_keys', 'main', 'temp'), batch.chunks.keys);
+    await appendChunks(await conn.createAppender('batch_keys', 'main', 'temp'), batch.chunks.keys);
     const result = await conn.runAndReadAll(
       `SELECT k.position FROM batch_keys k SEMI JOIN (
          SELECT trace_id, span_id FROM spans WHERE start_ns BETWEEN $1 AND $2
-       ) s ON k.trace_id = s.trace_id AND k.span_id = s.span_id`,
+       ) s ON k.trace_id = s.trace_id AND k.span_id = s.span_id
+       UNION ALL
+       SELECT position FROM batch_keys
+       QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY position) > 1`,
       [batch.minStartNs, batch.maxStartNs],
       [BIGINT, BIGINT],
     );

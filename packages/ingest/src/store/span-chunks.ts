@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import {
   BIGINT,
   BOOLEAN,
@@ -17,7 +18,8 @@ const CHUNK_ROWS = 2048;
 
 interface Column<T> {
   type: DuckDBType;
-  value: (row: T) => DuckDBValue;
+  /** The column's value for `row`, the `index`-th row of the batch. */
+  value: (row: T, index: number) => DuckDBValue;
 }
 
 /** A span with its ids parsed once, since the spans, keys and patches chunks all need them. */
@@ -25,17 +27,23 @@ export interface ParsedSpan {
   record: SpanRecordInput;
   traceId: bigint;
   spanId: bigint;
-  parentSpanId: bigint | null;
+  /** No parent: a root span. */
+  isRoot: boolean;
 }
 
-const HEX = /^[0-9a-f]+$/;
-
-/** Parses a lowercase hex id of exactly `digits` digits; anything else is a converter bug, so it throws. */
+/**
+ * Parses a hex id of exactly `digits` digits (the converter's are lowercase); anything else is a converter
+ * bug, so it throws. BigInt itself refuses a non-hex digit, which spares a regular expression per id.
+ */
 export function parseHexId(hex: string, digits: 16 | 32): bigint {
-  if (hex.length !== digits || !HEX.test(hex)) {
-    throw new TypeError(`span store: expected ${digits} lowercase hex digits, got ${JSON.stringify(hex)}`);
+  if (hex.length === digits) {
+    try {
+      return BigInt(`0x${hex}`);
+    } catch {
+      // reported below
+    }
   }
-  return BigInt(`0x${hex}`);
+  throw new TypeError(`span store: expected ${digits} hex digits, got ${JSON.stringify(hex)}`);
 }
 
 export function parseSpan(record: SpanRecordInput): ParsedSpan {
@@ -43,7 +51,7 @@ export function parseSpan(record: SpanRecordInput): ParsedSpan {
     record,
     traceId: parseHexId(record.traceId, 32),
     spanId: parseHexId(record.spanId, 16),
-    parentSpanId: record.parentSpanId === null ? null : parseHexId(record.parentSpanId, 16),
+    isRoot: record.parentSpanId === null,
   };
 }
 
@@ -51,12 +59,8 @@ export function parseSpan(record: SpanRecordInput): ParsedSpan {
 const SPAN_COLUMNS: Column<ParsedSpan>[] = [
   { type: UHUGEINT, value: (s) => s.traceId },
   { type: UBIGINT, value: (s) => s.spanId },
-  { type: UBIGINT, value: (s) => s.parentSpanId },
   { type: VARCHAR, value: (s) => s.record.serviceName },
   { type: BIGINT, value: (s) => s.record.startNs },
-  { type: BIGINT, value: (s) => s.record.endNs },
-  { type: VARCHAR, value: (s) => s.record.junjoSpanType },
-  { type: BOOLEAN, value: (s) => s.record.isLlm },
   { type: VARCHAR, value: (s) => s.record.json },
 ];
 
@@ -66,7 +70,7 @@ const LISTED_COLUMNS: Column<ParsedSpan>[] = [
   { type: UBIGINT, value: (s) => s.spanId },
   { type: VARCHAR, value: (s) => s.record.serviceName },
   { type: BIGINT, value: (s) => s.record.startNs },
-  { type: BOOLEAN, value: (s) => s.parentSpanId === null },
+  { type: BOOLEAN, value: (s) => s.isRoot },
   { type: BOOLEAN, value: (s) => s.record.junjoSpanType === 'workflow' },
   { type: VARCHAR, value: (s) => s.record.json },
 ];
@@ -95,10 +99,10 @@ const PATCH_COLUMNS: Column<PatchRow>[] = [
 ];
 
 /** Columns of the `batch_keys` temp table: a span's position in the batch and its key. */
-const KEY_COLUMNS: Column<[ParsedSpan, number]>[] = [
-  { type: INTEGER, value: ([, position]) => position },
-  { type: UHUGEINT, value: ([s]) => s.traceId },
-  { type: UBIGINT, value: ([s]) => s.spanId },
+const KEY_COLUMNS: Column<ParsedSpan>[] = [
+  { type: INTEGER, value: (_, position) => position },
+  { type: UHUGEINT, value: (s) => s.traceId },
+  { type: UBIGINT, value: (s) => s.spanId },
 ];
 
 /**
@@ -106,15 +110,18 @@ const KEY_COLUMNS: Column<[ParsedSpan, number]>[] = [
  * Fixed-width values go into the vector's buffer and are copied to DuckDB once per column, instead of one
  * native call per value as with the row appender.
  */
-function fillChunks<T>(columns: Column<T>[], rows: readonly T[]): DuckDBDataChunk[] {
+async function fillChunks<T>(columns: Column<T>[], rows: readonly T[]): Promise<DuckDBDataChunk[]> {
   const types = columns.map((column) => column.type);
   const chunks: DuckDBDataChunk[] = [];
   for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
+    // A chunk takes a millisecond or two; yielding between chunks keeps the event loop (queries, receivers)
+    // responsive while a large batch is laid out.
+    if (offset > 0) await setImmediate();
     const count = Math.min(CHUNK_ROWS, rows.length - offset);
     const chunk = DuckDBDataChunk.create(types, count);
     columns.forEach((column, c) => {
       const vector = chunk.getColumnVector(c);
-      for (let i = 0; i < count; i++) vector.setItem(i, column.value(rows[offset + i]!));
+      for (let i = 0; i < count; i++) vector.setItem(i, column.value(rows[offset + i]!, offset + i));
       vector.flush();
     });
     chunks.push(chunk);
@@ -131,31 +138,35 @@ export interface BatchChunks {
   keys: DuckDBDataChunk[];
 }
 
-export function batchChunks(spans: readonly ParsedSpan[]): BatchChunks {
+export async function batchChunks(spans: readonly ParsedSpan[]): Promise<BatchChunks> {
   const patches: PatchRow[] = [];
   for (const span of spans) for (const patch of span.record.statePatches) patches.push({ span, patch });
   return {
-    spans: fillChunks(SPAN_COLUMNS, spans),
-    rootAndWorkflowSpans: fillChunks(
+    spans: await fillChunks(SPAN_COLUMNS, spans),
+    rootAndWorkflowSpans: await fillChunks(
       LISTED_COLUMNS,
-      spans.filter((s) => s.parentSpanId === null || s.record.junjoSpanType === 'workflow'),
+      spans.filter((s) => s.isRoot || s.record.junjoSpanType === 'workflow'),
     ),
-    llmTraces: fillChunks(
+    llmTraces: await fillChunks(
       LLM_TRACE_COLUMNS,
       spans.filter((s) => s.record.isLlm),
     ),
-    statePatches: fillChunks(PATCH_COLUMNS, patches),
-    keys: fillChunks(
-      KEY_COLUMNS,
-      spans.map((span, position): [ParsedSpan, number] => [span, position]),
-    ),
+    statePatches: await fillChunks(PATCH_COLUMNS, patches),
+    keys: await fillChunks(KEY_COLUMNS, spans),
   };
 }
 
 /** Appends whole chunks; the appender is closed (flushed into the transaction) or, on failure, cleared. */
-export function appendChunks(appender: DuckDBAppender, chunks: readonly DuckDBDataChunk[]): void {
+export async function appendChunks(
+  appender: DuckDBAppender,
+  chunks: readonly DuckDBDataChunk[],
+): Promise<void> {
   try {
-    for (const chunk of chunks) appender.appendDataChunk(chunk);
+    for (const [i, chunk] of chunks.entries()) {
+      // Appending copies the chunk into the transaction on this thread; let the event loop in between.
+      if (i > 0) await setImmediate();
+      appender.appendDataChunk(chunk);
+    }
     appender.closeSync();
   } catch (error) {
     // The caller rolls the transaction back; drop what the appender still buffers and release it.

@@ -128,7 +128,7 @@ describe('DuckDB span store', () => {
       `SELECT lower(lpad(to_hex(p.trace_id), 32, '0')), lower(lpad(to_hex(p.span_id), 16, '0')), p.event_index,
               p.time_ns, p.store_id, p.store_name, p.action, p.patch_id, p.patch
        FROM state_patches p
-       WHERE p.trace_id = (SELECT trace_id FROM spans WHERE junjo_span_type = 'workflow')
+       WHERE p.trace_id = (SELECT trace_id FROM root_and_workflow_spans WHERE is_workflow)
          AND p.store_id = 'store-1'
        ORDER BY p.time_ns`,
     );

@@ -4,27 +4,24 @@
 -- (the write-time duplicate probe, retention); list queries find their rows by scanning narrow columns,
 -- then fetch only the JSON texts they return (late materialization).
 
--- One row per span: trace lookups, a service's spans, one span. `json` is the contract Span object,
--- returned verbatim.
+-- One row per span: trace lookups, a service's spans, one span. `json` is the contract Span object, returned
+-- verbatim; it is also the source of truth for every other field, so a later migration can derive a new
+-- column from it. Only the columns the queries filter and sort on are kept beside it: each one costs write
+-- and checkpoint time for every span.
 CREATE TABLE spans (
   -- Ids as integers, not hex text: 24 bytes instead of 48, no string work on write, fast equality.
   trace_id UHUGEINT NOT NULL,
   span_id UBIGINT NOT NULL,
-  -- NULL for a root span.
-  parent_span_id UBIGINT,
   service_name VARCHAR NOT NULL,
   start_ns BIGINT NOT NULL,
-  end_ns BIGINT NOT NULL,
-  -- junjo.span_type: '' | workflow | subflow | node | run_concurrent.
-  junjo_span_type VARCHAR NOT NULL,
-  -- LLM span (CONTRACT.md §6.5).
-  is_llm BOOLEAN NOT NULL,
-  json VARCHAR NOT NULL
+  -- FSST (about 2.6x smaller here) chosen up front: letting DuckDB try every string compression on each
+  -- checkpoint cost a quarter of the write rate (store-write.ts).
+  json VARCHAR NOT NULL USING COMPRESSION fsst
 );
 
--- The spans the root-span and workflow lists show (a few percent of all spans), with their JSON again. In
--- `spans` these rows are scattered among the others, and fetching 500 of them would decompress nearly every
--- JSON vector of the table; here they are dense.
+-- The spans the root-span and workflow lists show (root spans, and spans whose junjo.span_type is workflow:
+-- a few percent of all spans), with their JSON again. In `spans` these rows are scattered among the others,
+-- and fetching 500 of them would decompress nearly every JSON vector of the table; here they are dense.
 CREATE TABLE root_and_workflow_spans (
   trace_id UHUGEINT NOT NULL,
   span_id UBIGINT NOT NULL,
@@ -33,11 +30,11 @@ CREATE TABLE root_and_workflow_spans (
   is_root BOOLEAN NOT NULL,
   -- junjo_span_type = 'workflow'
   is_workflow BOOLEAN NOT NULL,
-  json VARCHAR NOT NULL
+  json VARCHAR NOT NULL USING COMPRESSION fsst
 );
 
--- Traces holding an LLM span, one row per LLM span: the has_llm=true filter reads this small table rather
--- than a column of every span. A trace listed twice is harmless to the IN (…) that reads it.
+-- Traces holding an LLM span (CONTRACT.md §6.5), one row per LLM span: the has_llm=true filter reads this
+-- small table rather than a column of every span. A trace listed twice is harmless to the IN (…) reading it.
 CREATE TABLE llm_traces (
   trace_id UHUGEINT NOT NULL,
   -- The LLM span's start, so retention removes the row with its span.
