@@ -2,7 +2,8 @@
  * `npm run build`: the esbuild bundles of everything that gets deployed, into dist/:
  *
  *   dist/functions/<module>.mjs   one Lambda handler per functions/routes.ts entry (`users/list` → `users-list`)
- *   dist/ingest/main.mjs          the ingest process (packages/ingest/Dockerfile)
+ *   dist/ingest/main.mjs          the ingest process (packages/ingest/Dockerfile), with store-worker.mjs;
+ *                                 restore.mjs and backup.mjs are `npm run restore` / `npm run backup` there
  *   dist/api/server.mjs           the HTTP API without the ingest process (packages/local/Dockerfile)
  *
  * Packages with native addons (DuckDB, libSQL) stay external and are copied with their dependencies into the
@@ -123,7 +124,14 @@ const SPECS: Record<Target, Spec> = {
     assets: FUNCTION_ASSETS,
   },
   ingest: {
-    entryPoints: () => ({ main: 'packages/ingest/src/main.ts', healthcheck: HEALTHCHECK }),
+    entryPoints: () => ({
+      main: 'packages/ingest/src/main.ts',
+      // Started by the main bundle as a worker thread (packages/ingest/src/store/worker.ts).
+      'store-worker': 'packages/ingest/src/store/store-worker.ts',
+      healthcheck: HEALTHCHECK,
+      restore: 'packages/ingest/src/backup/restore-cli.ts',
+      backup: 'packages/ingest/src/backup/backup-cli.ts',
+    }),
     externals: INGEST_EXTERNALS,
     assets: INGEST_ASSETS,
   },

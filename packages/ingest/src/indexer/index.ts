@@ -1,13 +1,15 @@
 import { logger } from '@junjo/core/logger';
-import { type SpanRecord, toSpanRecords } from '@junjo/core/span';
-import { decodeTraceRequest } from '../otlp/messages.ts';
 import { RecordKind } from '../receiver/pipeline.ts';
 import type { SpanStore } from '../store/index.ts';
 import type { Wal } from '../wal/index.ts';
+import { type ExportPayload, type ExportWriter, writeExports } from './convert.ts';
 
 export interface IndexerOptions {
-  /** Spans per store transaction: large batches are what make DuckDB fast. */
-  batchSpans?: number;
+  /**
+   * OTLP export bytes per store transaction (default 4 MiB: ~25,000 small spans, ~800 LLM-sized ones). Large
+   * batches are what make DuckDB fast; the bound keeps the converted batch's memory in check.
+   */
+  batchBytes?: number;
   /** WAL bytes read per step. */
   readBytes?: number;
   /** How long to wait for new data when caught up (an append wakes the indexer sooner). */
@@ -22,18 +24,20 @@ export interface IndexPass {
 type WriteResult = IndexPass & { failed?: true; error?: unknown };
 
 interface Batch {
-  spans: SpanRecord[];
+  exports: ExportPayload[];
   records: number;
   next: number;
   oldestReceiptMs: number;
 }
 
 /**
- * Tails the WAL into the span store. Each batch of converted spans is written together with the WAL position
- * reached, in one store transaction; only then is the WAL released up to it. After a crash (or a failed
- * write) the indexer resumes from the store's checkpoint, so a batch is either fully stored or replayed,
- * never half. Converting the next batch overlaps with the store writing the previous one (DuckDB works off
- * the JS thread), but writes themselves run one at a time.
+ * Tails the WAL into the span store. Each batch of exports is converted and written together with the WAL
+ * position reached, in one store transaction; only then is the WAL released up to it. After a crash (or a
+ * failed write) the indexer resumes from the store's checkpoint, so a batch is either fully stored or
+ * replayed, never half. With the store on its worker thread (`SpanStore.openInWorker`) this thread only
+ * reads the WAL and hands bytes over; the next batch is handed over while the previous one commits, so the
+ * worker converts one while DuckDB writes the other. The store commits them in order and refuses every
+ * later batch after a failed one until the checkpoint is read again.
  */
 export class Indexer {
   /** Where the next batch starts reading: ahead of `#committed` while a write is in flight. */
@@ -45,7 +49,7 @@ export class Indexer {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #serial: Promise<unknown> = Promise.resolve();
-  readonly #batchSpans: number;
+  readonly #batchBytes: number;
   readonly #readBytes: number;
   readonly #idleMs: number;
   /** Counters since start, and the receipt → queryable lag of the last batch. */
@@ -53,10 +57,10 @@ export class Indexer {
 
   constructor(
     private readonly wal: Wal,
-    private readonly store: SpanStore,
+    private readonly store: SpanStore | (SpanStore & ExportWriter),
     options: IndexerOptions = {},
   ) {
-    this.#batchSpans = options.batchSpans ?? 50_000;
+    this.#batchBytes = options.batchBytes ?? 4 * 1024 * 1024;
     this.#readBytes = options.readBytes ?? 8 * 1024 * 1024;
     this.#idleMs = options.idleMs ?? 100;
   }
@@ -121,13 +125,15 @@ export class Indexer {
   }
 
   /**
-   * One step: convert the next batch while the previous one is being written, then hand it to the store once
-   * that write has succeeded. Writes never overlap, so a failed batch can never be overtaken by a later one
-   * and its checkpoint. `drain` also waits for the write just issued. Resolves with what the awaited write
-   * committed; never rejects.
+   * One step: read the next batch and hand it to the store while the previous one is still being written,
+   * then wait for that previous one. At most two batches are with the store; they commit in order, and after
+   * a failed one the store refuses the next until the checkpoint is read again (`#resync`), so a batch can
+   * never be overtaken by a later one and its checkpoint. `drain` also waits for the batch just handed over.
+   * Resolves with what the awaited writes committed; never rejects.
    */
   async #advance(drain: boolean): Promise<IndexPass> {
     const previous = this.#inFlight;
+    this.#inFlight = undefined;
     let batch: Batch | undefined;
     try {
       batch = await this.#collect();
@@ -135,18 +141,16 @@ export class Indexer {
       this.stats.failures++;
       logger.error('reading the WAL failed; will retry', { error: error as Error });
     }
-    let committed: IndexPass = { records: 0, spans: 0 };
-    if (previous) {
-      this.#inFlight = undefined;
-      const result = await this.#finish(previous);
-      // After a failure the read position went back to the checkpoint: this batch will be read again.
-      if (result.failed) return committed;
-      committed = result;
-    }
-    if (batch) {
-      this.#inFlight = this.#write(batch);
-      if (!previous && drain) return this.#settle();
-    }
+    const next = batch && this.#write(batch);
+    const committed: IndexPass = { records: 0, spans: 0 };
+    const add = (result: WriteResult) => {
+      if (result.failed) return;
+      committed.records += result.records;
+      committed.spans += result.spans;
+    };
+    if (previous) add(await this.#finish(previous));
+    this.#inFlight = next;
+    if (drain) add(await this.#settle());
     return committed;
   }
 
@@ -175,19 +179,20 @@ export class Indexer {
 
   /** Stores a batch with its checkpoint, then releases the WAL up to it. Never rejects. */
   async #write(batch: Batch): Promise<WriteResult> {
+    let spans: number;
     try {
-      await this.store.write(batch.spans, batch.next);
+      spans = await writeExports(this.store, batch.exports, batch.next);
       await this.wal.release(batch.next);
     } catch (error) {
       return { records: 0, spans: 0, failed: true, error };
     }
     this.stats.records += batch.records;
-    this.stats.spans += batch.spans.length;
+    this.stats.spans += spans;
     this.stats.batches++;
     this.stats.lastLagMs = Date.now() - batch.oldestReceiptMs;
     // Last, so a flush that sees the position also sees the counters.
     this.#committed = batch.next;
-    return { records: batch.records, spans: batch.spans.length };
+    return { records: batch.records, spans };
   }
 
   async #resync(): Promise<void> {
@@ -196,38 +201,33 @@ export class Indexer {
     this.#readPosition = this.#committed;
   }
 
-  /** Reads and converts WAL records from `#readPosition` up to a batch's worth; undefined when caught up. */
+  /**
+   * Reads WAL records from `#readPosition` up to a batch's worth of export bytes (at least one record);
+   * undefined when caught up. Only trace exports are kept; other kinds just advance the position.
+   */
   async #collect(): Promise<Batch | undefined> {
-    const spans: SpanRecord[] = [];
+    const exports: ExportPayload[] = [];
+    let bytes = 0;
     let records = 0;
     let next = this.#readPosition;
     let oldestReceiptMs = Number.POSITIVE_INFINITY;
     const end = this.wal.end();
-    while (spans.length < this.#batchSpans && next < end) {
-      const read = await this.wal.read(next, this.#readBytes);
+    while (bytes < this.#batchBytes && next < end) {
+      const read = await this.wal.read(next, Math.min(this.#readBytes, this.#batchBytes - bytes));
       if (read.records.length === 0) break;
       for (const record of read.records) {
-        // Converting is CPU work on the receivers' event loop: let pending exports run between records.
-        await new Promise<void>((resolve) => setImmediate(resolve));
         if (record.kind === RecordKind.TRACES) {
-          try {
-            for (const span of toSpanRecords(decodeTraceRequest(record.payload))) spans.push(span);
-          } catch (error) {
-            // Validated before it was acknowledged, so this is a bug, not bad input: skip it, loudly.
-            logger.error('WAL record could not be converted; skipped', {
-              position: record.position,
-              error: error as Error,
-            });
-          }
+          exports.push({ position: record.position, payload: record.payload });
+          bytes += record.payload.byteLength;
         }
         oldestReceiptMs = Math.min(oldestReceiptMs, record.receivedAtMs);
         records++;
         next = record.next;
-        if (spans.length >= this.#batchSpans) break;
+        if (bytes >= this.#batchBytes) break;
       }
     }
     if (records === 0) return undefined;
     this.#readPosition = next;
-    return { spans, records, next, oldestReceiptMs };
+    return { exports, records, next, oldestReceiptMs };
   }
 }

@@ -448,4 +448,41 @@ export class DuckDbSpanStore implements SpanStore {
     this.assertOpen();
     return (await this.readers.columns(sql, values, types))[0] ?? [];
   }
+
+  /**
+   * See `SpanStore.snapshot`. Runs on a connection of its own, outside the write lane and the reader pool:
+   * one transaction copies every table (COPY FROM DATABASE, which recreates the schema, compression choices
+   * and the services key included) and reads the checkpoint, so MVCC gives the copy one committed state while
+   * batches keep committing. DETACH checkpoints the copy, leaving a single file with no .wal.
+   */
+  async snapshot(targetFile: string): Promise<{ checkpoint: number | undefined }> {
+    this.assertOpen();
+    const target = path.resolve(targetFile);
+    if (existsSync(target)) throw new Error(`span store: snapshot target ${target} exists`);
+    const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+    const conn = await this.instance.connect();
+    try {
+      const [source] = (await conn.runAndReadAll('SELECT current_database()')).getRows()[0] ?? [];
+      await conn.run(`ATTACH '${target.replaceAll("'", "''")}' AS junjo_snapshot`);
+      try {
+        await conn.run('BEGIN TRANSACTION');
+        try {
+          await conn.run(`COPY FROM DATABASE ${ident(String(source))} TO junjo_snapshot`);
+          const rows = (
+            await conn.runAndReadAll(`SELECT wal_position FROM ${ident(String(source))}.ingest_checkpoint`)
+          ).getRows();
+          await conn.run('COMMIT');
+          const position = rows[0]?.[0];
+          return { checkpoint: position === undefined || position === null ? undefined : Number(position) };
+        } catch (error) {
+          await conn.run('ROLLBACK').catch(() => {});
+          throw error;
+        }
+      } finally {
+        await conn.run('DETACH junjo_snapshot');
+      }
+    } finally {
+      conn.closeSync();
+    }
+  }
 }

@@ -1,4 +1,6 @@
+import type { ExportWriter } from '../indexer/convert.ts';
 import { DuckDbSpanStore, type DuckDbSpanStoreOptions } from './duckdb-span-store.ts';
+import { StoreWorker } from './worker.ts';
 
 export type { DuckDbSpanStoreOptions } from './duckdb-span-store.ts';
 
@@ -100,6 +102,13 @@ export interface SpanStore {
    */
   deleteOlderThan(cutoffNs: bigint): Promise<number>;
   stats(): Promise<SpanStoreStats>;
+  /**
+   * Backups: copies the store into a new database file `targetFile` (which must not exist) as of one
+   * committed state, the checkpoint row included, while writes and queries carry on; resolves with the WAL
+   * position that copy holds. After a failure `targetFile` may be left half-written for the caller to
+   * remove. `close()` must not be called until it has settled.
+   */
+  snapshot(targetFile: string): Promise<{ checkpoint: number | undefined }>;
   /** Waits for writes in flight, then closes the file. Idempotent. */
   close(): Promise<void>;
 }
@@ -112,5 +121,12 @@ export const SpanStore = {
    */
   open(file: string, options?: DuckDbSpanStoreOptions): Promise<SpanStore> {
     return DuckDbSpanStore.open(file, options);
+  },
+  /**
+   * The same store on a worker thread of its own, which also decodes and converts the exports the indexer
+   * hands it (`StoreWorker.writeExports`): what the ingest process uses (see `worker.ts`).
+   */
+  openInWorker(file: string, options?: DuckDbSpanStoreOptions): Promise<SpanStore & ExportWriter> {
+    return StoreWorker.open(file, options);
   },
 };

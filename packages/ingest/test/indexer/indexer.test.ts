@@ -12,7 +12,7 @@ import { request, span } from '../wire.ts';
 let dir = '';
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-async function setup(batchSpans: number) {
+async function setup(batchBytes: number) {
   dir = mkdtempSync(path.join(tmpdir(), 'junjo-indexer-'));
   const wal = await Wal.open(path.join(dir, 'wal'));
   const real = await SpanStore.open(path.join(dir, 'spans.duckdb'));
@@ -29,7 +29,7 @@ async function setup(batchSpans: number) {
       },
     },
   });
-  const indexer = new Indexer(wal, store, { batchSpans, idleMs: 10 });
+  const indexer = new Indexer(wal, store, { batchBytes, idleMs: 10 });
   return { wal, store: real, indexer, failWrites: (n: number) => (failNext = n) };
 }
 
@@ -48,7 +48,7 @@ async function append(wal: Wal, traces: number) {
 
 describe('indexer', () => {
   it('indexes in many small batches, releases the WAL, and flush waits until all is queryable', async () => {
-    const { wal, store, indexer } = await setup(25);
+    const { wal, store, indexer } = await setup(1500);
     await indexer.start();
     const ids = await append(wal, 40);
     const pass = await indexer.flush();
@@ -67,7 +67,7 @@ describe('indexer', () => {
   });
 
   it('recovers from failed store writes without losing or duplicating spans', async () => {
-    const { wal, store, indexer, failWrites } = await setup(30);
+    const { wal, store, indexer, failWrites } = await setup(1800);
     await indexer.start();
     failWrites(2);
     const ids = await append(wal, 30);

@@ -15,6 +15,8 @@ spanStoreConformance('DuckDB', (file) => SpanStore.open(file));
 spanStoreConformance('DuckDB, retention in steps of 7 spans', (file) =>
   SpanStore.open(file, { retentionStep: 7 }),
 );
+// The store as the ingest process runs it: on a worker thread, every call a message.
+spanStoreConformance('DuckDB on a worker thread', (file) => SpanStore.openInWorker(file));
 
 /** Reads the closed store's file directly, to check what the store's API does not expose. */
 async function inspect<T>(file: string, sql: string): Promise<T[][]> {

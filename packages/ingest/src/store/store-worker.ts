@@ -1,0 +1,112 @@
+/**
+ * Entry of the span store worker thread (see `worker.ts`): owns the DuckDB store, and decodes and converts
+ * the exports the indexer sends, so none of that work runs on the thread serving the OTLP receivers.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { logger } from '@junjo/core/logger';
+import { convertExports, type ExportPayload } from '../indexer/convert.ts';
+import { DuckDbSpanStore } from './duckdb-span-store.ts';
+import type { SpanRecordInput } from './index.ts';
+import type { StoreReply, StoreRequest, StoreWorkerData } from './worker.ts';
+
+const port = parentPort;
+if (!port) throw new Error('store-worker.ts runs as a worker thread (store/worker.ts starts it)');
+const { file, options } = workerData as StoreWorkerData;
+
+/**
+ * Operations that run in the store's write lane must reach it in the order their messages arrived, even when
+ * an earlier one is still converting: a failed batch must never be overtaken by a later batch and its WAL
+ * position (see `DuckDbSpanStore.write`). `turn` resolves once the previous ordered operation has been
+ * handed to the store.
+ */
+let turn: Promise<void> = Promise.resolve();
+function ordered<T>(prepare: Promise<unknown>, call: () => Promise<T>): Promise<T> {
+  const previous = turn;
+  let handedOver!: () => void;
+  turn = new Promise((resolve) => (handedOver = resolve));
+  return (async () => {
+    try {
+      await prepare.catch(() => undefined);
+      await previous;
+      const result = call();
+      handedOver();
+      return await result;
+    } finally {
+      handedOver();
+    }
+  })();
+}
+
+async function main(): Promise<void> {
+  let store: DuckDbSpanStore;
+  try {
+    store = await DuckDbSpanStore.open(file, options);
+  } catch (error) {
+    reply({ id: 0, ok: false, error });
+    return;
+  }
+  reply({ id: 0, ok: true, value: undefined });
+
+  const operations: Record<string, (...args: never[]) => Promise<unknown>> = {
+    writeExports: (exports: ExportPayload[], checkpoint: number) => {
+      const converted = convertExports(exports);
+      return ordered(converted, async () => {
+        const records = await converted;
+        await store.write(records, checkpoint);
+        return records.length;
+      });
+    },
+    write: (records: SpanRecordInput[], checkpoint: number) =>
+      ordered(Promise.resolve(), () => store.write(records, checkpoint)),
+    checkpoint: () => ordered(Promise.resolve(), () => store.checkpoint()),
+    deleteOlderThan: (cutoffNs: bigint) => ordered(Promise.resolve(), () => store.deleteOlderThan(cutoffNs)),
+    snapshot: (target: string) => store.snapshot(target),
+    services: () => store.services(),
+    serviceSpans: (service: string, limit: number) => store.serviceSpans(service, limit),
+    rootSpans: (service: string, query: { hasLlm: boolean; limit: number }) =>
+      store.rootSpans(service, query),
+    workflows: (service: string, limit: number) => store.workflows(service, limit),
+    traceSpans: (traceId: string) => store.traceSpans(traceId),
+    span: (traceId: string, spanId: string) => store.span(traceId, spanId),
+    stats: () => store.stats(),
+    close: () => ordered(Promise.resolve(), () => store.close()),
+  };
+
+  port!.on('message', ({ id, op, args }: StoreRequest) => {
+    const operation = operations[op];
+    let result: Promise<unknown>;
+    try {
+      if (!operation) throw new Error(`span store worker: unknown operation ${op}`);
+      result = operation(...(args as never[]));
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.then(
+      (value) => reply({ id, ok: true, value }),
+      (error: unknown) => reply({ id, ok: false, error }),
+    );
+    if (op === 'close') result.finally(() => port!.close());
+  });
+}
+
+/**
+ * Errors cross the thread boundary by structured clone, which keeps their class (Error, RangeError, …),
+ * message and stack; anything that does not clone is sent as a plain Error with its text.
+ */
+function reply(message: StoreReply): void {
+  try {
+    port!.postMessage(message);
+  } catch {
+    const error = message.ok ? new Error('span store worker: reply does not clone') : message.error;
+    port!.postMessage({
+      id: message.id,
+      ok: false,
+      error: new Error(String((error as Error)?.message ?? error)),
+    });
+  }
+}
+
+main().catch((error: unknown) => {
+  logger.error('span store worker failed', { error: error as Error });
+  process.exitCode = 1;
+});
