@@ -122,4 +122,45 @@ describe('config', () => {
     expect(config.urls.otlp).toBe('https://ingest.example.com');
     expect(() => statSync(path.join(dir, 'session-secret'))).toThrow();
   });
+
+  it('turns backups on with a bucket, with a prefix that ends in one slash, and bounds the interval', () => {
+    expect(load({ JUNJO_DATA_DIR: dir }).backup).toEqual({
+      s3Bucket: undefined,
+      s3Prefix: 'junjo-backups/',
+      s3Endpoint: undefined,
+      intervalMinutes: 1440,
+      keep: 7,
+    });
+    const config = load({
+      JUNJO_DATA_DIR: dir,
+      JUNJO_BACKUP_S3_BUCKET: 'my-backups',
+      JUNJO_BACKUP_S3_PREFIX: 'team/junjo//',
+      JUNJO_BACKUP_S3_ENDPOINT: 'http://minio:9000/',
+      JUNJO_BACKUP_INTERVAL_MINUTES: '60',
+      JUNJO_BACKUP_KEEP: '3',
+    });
+    expect(config.backup).toEqual({
+      s3Bucket: 'my-backups',
+      s3Prefix: 'team/junjo/',
+      s3Endpoint: 'http://minio:9000',
+      intervalMinutes: 60,
+      keep: 3,
+    });
+    // The bucket's root.
+    expect(load({ JUNJO_DATA_DIR: dir, JUNJO_BACKUP_S3_PREFIX: '' }).backup.s3Prefix).toBe('');
+    expect(
+      problemsOf({
+        JUNJO_DATA_DIR: dir,
+        JUNJO_BACKUP_S3_PREFIX: '/abs',
+        JUNJO_BACKUP_INTERVAL_MINUTES: '30000',
+        JUNJO_BACKUP_KEEP: '0',
+        JUNJO_BACKUP_S3_ENDPOINT: 'minio:9000',
+      }),
+    ).toEqual([
+      expect.stringMatching(/^JUNJO_BACKUP_S3_PREFIX: must not start with "\/"/),
+      expect.stringMatching(/^JUNJO_BACKUP_S3_ENDPOINT: must be an http\(s\) URL/),
+      expect.stringMatching(/^JUNJO_BACKUP_INTERVAL_MINUTES: must be at most 20160/),
+      expect.stringMatching(/^JUNJO_BACKUP_KEEP: must be > 0/),
+    ]);
+  });
 });

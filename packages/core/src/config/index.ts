@@ -120,6 +120,30 @@ const EnvSchema = z.object({
     .number({ error: 'must be a number of days' })
     .positive('must be > 0')
     .optional(),
+  /**
+   * Backups of the span store (and a libSQL file) to this S3 bucket, by the ingest process; off when unset.
+   * Region and credentials come from the AWS SDK's usual chain (AWS_REGION, AWS_PROFILE, the task role…).
+   */
+  JUNJO_BACKUP_S3_BUCKET: z.string().min(1, 'must not be empty').optional(),
+  /** Key prefix of the snapshots in the bucket, so one bucket can hold several installations. */
+  JUNJO_BACKUP_S3_PREFIX: z
+    .string()
+    .regex(/^(?!\/)[^\s]*$/, 'must not start with "/" or contain spaces')
+    // Snapshots are "folders" under it: anything but the bucket's root ends with exactly one "/".
+    .transform((prefix) => prefix.replace(/\/+$/, ''))
+    .transform((prefix) => (prefix ? `${prefix}/` : ''))
+    .default('junjo-backups/'),
+  /** An S3-compatible store instead of AWS (MinIO, R2…): its URL; path-style addressing is used. */
+  JUNJO_BACKUP_S3_ENDPOINT: httpUrl.optional(),
+  /** Minutes between scheduled backups (the first one runs this long after start); timers cap it. */
+  JUNJO_BACKUP_INTERVAL_MINUTES: z.coerce
+    .number({ error: 'must be a number of minutes' })
+    .int('must be a whole number')
+    .positive('must be > 0')
+    .max(20_160, 'must be at most 20160 (14 days)')
+    .default(1440),
+  /** Snapshots kept in the bucket; older ones are deleted after each successful backup. */
+  JUNJO_BACKUP_KEEP: positiveInt(7),
   /** Public URLs, required in production; shown by GET /api/config. */
   JUNJO_PROD_FRONTEND_URL: httpUrl.optional(),
   JUNJO_PROD_BACKEND_URL: httpUrl.optional(),
@@ -174,6 +198,15 @@ export interface Config {
   flushTimeoutMs: number;
   retentionDays?: number;
   indexerEnabled: boolean;
+  backup: {
+    /** Backups are off without a bucket. */
+    s3Bucket?: string;
+    /** Empty, or ends with `/`. */
+    s3Prefix: string;
+    s3Endpoint?: string;
+    intervalMinutes: number;
+    keep: number;
+  };
   urls: { frontend: string; backend: string; otlp: string };
   providers: {
     openai: { apiKey?: string; baseUrl?: string };
@@ -260,6 +293,13 @@ export function load(env: NodeJS.ProcessEnv = process.env): Config {
     flushTimeoutMs: e.JUNJO_FLUSH_TIMEOUT_MS,
     retentionDays: e.JUNJO_RETENTION_DAYS,
     indexerEnabled: e.JUNJO_INDEXER === 'on',
+    backup: {
+      s3Bucket: e.JUNJO_BACKUP_S3_BUCKET,
+      s3Prefix: e.JUNJO_BACKUP_S3_PREFIX,
+      s3Endpoint: e.JUNJO_BACKUP_S3_ENDPOINT,
+      intervalMinutes: e.JUNJO_BACKUP_INTERVAL_MINUTES,
+      keep: e.JUNJO_BACKUP_KEEP,
+    },
     urls: {
       frontend: e.JUNJO_PROD_FRONTEND_URL ?? 'http://localhost:5153',
       backend: e.JUNJO_PROD_BACKEND_URL ?? `http://localhost:${e.JUNJO_BACKEND_PORT}`,
