@@ -134,6 +134,19 @@ export async function ping(): Promise<void> {
   await db.run(sql`SELECT 1`);
 }
 
+/**
+ * Self-host backups: writes a consistent copy of the libSQL file to `file` (which must not exist) with
+ * `VACUUM INTO`, a read transaction, so writers carry on (WAL mode). The embedded driver is synchronous:
+ * this holds the event loop for as long as the copy takes (milliseconds for a users database).
+ * @returns false, writing nothing, when the database is a libSQL server rather than a file.
+ */
+export async function copyInto(file: string): Promise<boolean> {
+  const current = await ready();
+  if (!current.isFile) return false;
+  await current.clients[0]!.execute({ sql: 'VACUUM INTO ?', args: [file] });
+  return true;
+}
+
 /** Closes the client (shutdown, tests). The next `get()` opens a new one. */
 export async function close(): Promise<void> {
   const current = handle;
