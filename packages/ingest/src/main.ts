@@ -1,7 +1,7 @@
 /**
  * The ingest container's entry point: OTLP/gRPC and OTLP/HTTP receivers over a durable WAL. Prints one
  * `ingest listening` line with the bound ports (the self-host launcher reads it), and stops gracefully on
- * SIGTERM/SIGINT: no new exports, in-flight ones acknowledged, WAL closed.
+ * SIGTERM/SIGINT: no new exports, in-flight ones acknowledged, WAL closed. SIGUSR2 takes a backup now.
  */
 import * as Config from '@junjo/core/config';
 import { logger } from '@junjo/core/logger';
@@ -38,6 +38,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // On-demand backup (docs/self-host.md, "Backups"); its outcome goes to the log.
+  process.on('SIGUSR2', () => {
+    logger.info('SIGUSR2: backing up now');
+    ingest.backupNow().catch((error: unknown) => {
+      // A failed backup has logged itself; this is the "backups are off" case.
+      if (!config.backup.s3Bucket) logger.warn('SIGUSR2 ignored', { reason: (error as Error).message });
+    });
+  });
 }
 
 main().catch((error: unknown) => {

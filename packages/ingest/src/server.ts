@@ -3,6 +3,9 @@ import * as ApiKey from '@junjo/core/api-key';
 import type { Config } from '@junjo/core/config';
 import * as Db from '@junjo/core/db';
 import { logger } from '@junjo/core/logger';
+import type { BackupResult } from './backup/backup.ts';
+import { startBackups } from './backup/schedule.ts';
+import { createS3Client } from './backup/upload.ts';
 import { Indexer } from './indexer/index.ts';
 import { startQueryServer } from './query/server.ts';
 import { Backpressure } from './receiver/backpressure.ts';
@@ -23,6 +26,11 @@ export interface RunningIngest {
   /** Runs the retention pass now (it also runs every 10 minutes when JUNJO_RETENTION_DAYS is set). */
   applyRetention(): Promise<number>;
   /**
+   * Backs up to S3 now, or joins the backup running (they also run every JUNJO_BACKUP_INTERVAL_MINUTES).
+   * Rejects when it fails, or when JUNJO_BACKUP_S3_BUCKET is not set.
+   */
+  backupNow(): Promise<BackupResult>;
+  /**
    * Graceful stop: refuse new exports, finish those in flight, close the receivers, index the rest of the
    * backlog, close the query service, the span store and the WAL.
    */
@@ -37,7 +45,8 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
   const { ingest } = config;
   await Db.migrate();
   const wal = await Wal.open(ingest.walDir, { segmentBytes: ingest.walSegmentBytes });
-  const store = await SpanStore.open(path.join(config.dataDir, 'spans.duckdb'));
+  // On a worker thread: decoding, converting and writing batches must not hold up the receivers.
+  const store = await SpanStore.openInWorker(path.join(config.dataDir, 'spans.duckdb'));
   const indexer = new Indexer(wal, store);
   if (config.indexerEnabled) await indexer.start();
   else logger.warn('JUNJO_INDEXER=off: exports are stored in the WAL but not indexed');
@@ -59,10 +68,29 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
     receiveWindowBytes: ingest.grpcReceiveWindowBytes,
   });
   const http = await startHttpReceiver(pipeline, { ...receiverOptions, port: ingest.otlpHttpPort });
+
+  // Backups to S3 (backup/): scheduled when a bucket is set, and on demand.
+  const { backup } = config;
+  const backups = backup.s3Bucket
+    ? startBackups(
+        store,
+        {
+          client: createS3Client(backup),
+          bucket: backup.s3Bucket,
+          prefix: backup.s3Prefix,
+          keep: backup.keep,
+        },
+        { intervalMs: backup.intervalMinutes * 60_000, dataDir: config.dataDir },
+      )
+    : undefined;
+  const backupNow = (): Promise<BackupResult> =>
+    backups?.backupNow() ?? Promise.reject(new Error('backups are off: JUNJO_BACKUP_S3_BUCKET is not set'));
+
   const query = await startQueryServer(store, indexer, {
     host: ingest.internalHost,
     port: ingest.internalGrpcPort,
     token: ingest.internalToken,
+    backupNow: backups && backupNow,
   });
 
   /** Deletes spans that started more than JUNJO_RETENTION_DAYS ago, in the store's bounded steps. */
@@ -92,9 +120,12 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
     indexer,
     pipeline,
     applyRetention,
+    backupNow,
     close() {
       closing ??= (async () => {
         clearInterval(retention);
+        // Aborts an upload in progress; a snapshot being taken finishes before the store closes below.
+        const backupsStopped = backups?.stop();
         grpc.setServing(false);
         http.setServing(false);
         await pipeline.drain();
@@ -104,6 +135,7 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
           await indexer.flush();
         }
         await query.close();
+        await backupsStopped;
         await store.close();
         await wal.close();
         await Db.close();

@@ -64,8 +64,10 @@ function call<M extends QueryMethod>(
   });
 }
 
-const json = async <M extends Exclude<QueryMethod, 'FlushWal'>>(method: M, request: QueryRequests[M]) =>
-  ((await call(method, request)) as { json: string }).json;
+const json = async <M extends Exclude<QueryMethod, 'FlushWal' | 'Backup'>>(
+  method: M,
+  request: QueryRequests[M],
+) => ((await call(method, request)) as { json: string }).json;
 
 /** Sorted service names, as JSON text. */
 export const services = () => json('Services', {});
@@ -91,6 +93,15 @@ export async function flushWal(): Promise<QueryReplies['FlushWal']> {
   } catch (error) {
     throw new AppError('internal', 'wal_flush_failed', 'WAL flush failed', {}, { cause: error });
   }
+}
+
+/**
+ * Asks the ingest process to back up to S3 now (`npm run backup`) and waits, up to `timeoutMs`, until the
+ * snapshot is uploaded. The reply's `error` says why there is none (a failed upload, backups off).
+ * @throws AppError unavailable when the query service cannot be reached (the gRPC error is its cause).
+ */
+export function backup(timeoutMs = 60 * 60 * 1000): Promise<QueryReplies['Backup']> {
+  return call('Backup', {}, timeoutMs);
 }
 
 /** Closes the channel (tests, shutdown). */

@@ -16,7 +16,8 @@ export type QueryMethod =
   | 'Workflows'
   | 'TraceSpans'
   | 'Span'
-  | 'FlushWal';
+  | 'FlushWal'
+  | 'Backup';
 
 export interface QueryRequests {
   Services: Record<string, never>;
@@ -26,6 +27,7 @@ export interface QueryRequests {
   TraceSpans: { traceId: string };
   Span: { traceId: string; spanId: string };
   FlushWal: Record<string, never>;
+  Backup: Record<string, never>;
 }
 
 export interface JsonReply {
@@ -35,7 +37,14 @@ export interface FlushWalReply {
   recordsIndexed: number;
   spansIndexed: number;
 }
-export type QueryReplies = { [M in QueryMethod]: M extends 'FlushWal' ? FlushWalReply : JsonReply };
+export interface BackupReply {
+  snapshot: string;
+  location: string;
+  error: string;
+}
+export type QueryReplies = {
+  [M in QueryMethod]: M extends 'FlushWal' ? FlushWalReply : M extends 'Backup' ? BackupReply : JsonReply;
+};
 
 /** Metadata key of the shared token the query service requires when it is not bound to loopback. */
 export const TOKEN_METADATA = 'x-junjo-internal-token';

@@ -10,6 +10,8 @@ export interface QueryServerOptions {
   port: number;
   /** Required from callers unless the service is bound to loopback. */
   token?: string;
+  /** Backs up now (RunningIngest.backupNow); the Backup call answers that backups are off without it. */
+  backupNow?: () => Promise<{ name: string; location: string }>;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -52,6 +54,14 @@ export async function startQueryServer(
     FlushWal: async () => {
       const pass = await indexer.flush();
       return { recordsIndexed: pass.records, spansIndexed: pass.spans };
+    },
+    // A failed backup is an answer for `npm run backup` to print, not a failed call.
+    Backup: async () => {
+      if (!options.backupNow) return { error: 'backups are off: JUNJO_BACKUP_S3_BUCKET is not set' };
+      return options.backupNow().then(
+        ({ name, location }) => ({ snapshot: name, location }),
+        (error: unknown) => ({ error: `backup failed: ${(error as Error).message}` }),
+      );
     },
   };
 
