@@ -5,6 +5,7 @@
  * functions call it by its Cloud Map name with the shared token.
  */
 import { environment, type Secrets } from './secret.ts';
+import type { BackupStorage } from './storage.ts';
 import type { PublicUrls } from './urls.ts';
 
 /** The container's ports, also its GRPC_PORT / OTLP_HTTP_PORT / INTERNAL_GRPC_PORT. */
@@ -19,7 +20,7 @@ export const VPC_CIDR = '10.0.0.0/16';
 /** ECS sends SIGTERM, then SIGKILL after this (Fargate's maximum): time to index the backlog and close. */
 export const STOP_TIMEOUT_SECONDS = 120;
 
-export function ingestService(secret: Secrets, urls: PublicUrls) {
+export function ingestService(secret: Secrets, urls: PublicUrls, storage: BackupStorage) {
   const vpc = new sst.aws.Vpc('Vpc', {
     // Functions in the VPC reach libSQL and the LLM providers through NAT; a fck-nat instance per AZ is about
     // a tenth of the price of managed NAT gateways.
@@ -49,7 +50,7 @@ export function ingestService(secret: Secrets, urls: PublicUrls) {
     // One process owns the WAL and the DuckDB file: never two tasks, not even during a deployment.
     scaling: { min: 1, max: 1 },
     volumes: [{ efs: data, path: DATA_DIR }],
-    link: [secret.libsqlUrl, secret.libsqlAuthToken, secret.internalGrpcToken],
+    link: [secret.libsqlUrl, secret.libsqlAuthToken, secret.internalGrpcToken, storage.bucket],
     environment: environment({
       // `sst dev` runs the process on this machine instead, with its default ./.data.
       JUNJO_DATA_DIR: $dev ? '' : DATA_DIR,
@@ -66,6 +67,8 @@ export function ingestService(secret: Secrets, urls: PublicUrls) {
       JUNJO_LIBSQL_AUTH_TOKEN: secret.libsqlAuthToken.value,
       JUNJO_RETENTION_DAYS: process.env.JUNJO_RETENTION_DAYS ?? '',
       JUNJO_LOG_LEVEL: process.env.JUNJO_LOG_LEVEL ?? '',
+      // Scheduled snapshots of the span store into the backup bucket (infra/storage.ts).
+      ...storage.environment,
     }),
     loadBalancer: {
       domain: urls.ingestDomain,

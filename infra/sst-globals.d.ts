@@ -94,6 +94,12 @@ declare namespace sst {
     class Efs {
       constructor(name: string, args: { vpc: Vpc });
     }
+    /** A private S3 bucket; linking it to a service grants that service's role access to it. */
+    class Bucket {
+      constructor(name: string);
+      readonly name: $util.Output<string>;
+      readonly arn: $util.Output<string>;
+    }
     class Service {
       constructor(name: string, args: SstServiceArgs);
       /** The Cloud Map host name, reachable inside the VPC. */

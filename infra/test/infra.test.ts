@@ -273,8 +273,43 @@ describe('sst.config.ts', () => {
       expect(loaded.libsql).toMatchObject({ url: SECRETS.LibsqlUrl, authToken: SECRETS.LibsqlAuthToken });
       expect(loaded.retentionDays).toBe(30);
       expect(new Set(args.link)).toEqual(
-        new Set(['LibsqlUrl', 'LibsqlAuthToken', 'InternalGrpcToken'].map(secretNamed)),
+        new Set([
+          ...['LibsqlUrl', 'LibsqlAuthToken', 'InternalGrpcToken'].map(secretNamed),
+          only('sst.aws.Bucket').instance,
+        ]),
       );
+    });
+
+    it('backs the span store up to its own bucket: created, linked to the service, named in its environment', async () => {
+      await deploy();
+      const bucket = only('sst.aws.Bucket');
+      expect(bucket.name).toBe('Backups');
+      // Private: no public access or website arguments.
+      expect(bucket.args).toEqual({});
+      const args = service();
+      // Linking grants the task role access to the bucket.
+      expect(args.link).toContain(bucket.instance);
+      const env = resolved(args.environment) as Record<string, string>;
+      expect(env.JUNJO_BACKUP_S3_BUCKET).toBe(standIn.bucketName);
+      const loaded = Config.load(env);
+      expect(loaded.backup).toEqual({
+        s3Bucket: standIn.bucketName,
+        s3Prefix: 'junjo-backups/',
+        s3Endpoint: undefined,
+        intervalMinutes: 1440,
+        keep: 7,
+      });
+      // The functions neither get the bucket nor back anything up.
+      for (const fn of functionArgs()) {
+        expect(fn.link).not.toContain(bucket.instance);
+        expect(resolved(fn.environment)).not.toHaveProperty('JUNJO_BACKUP_S3_BUCKET');
+      }
+    });
+
+    it('takes the backup schedule and how many snapshots to keep from the deploy environment', async () => {
+      await deploy({ JUNJO_BACKUP_INTERVAL_MINUTES: '360', JUNJO_BACKUP_KEEP: '28' });
+      const loaded = Config.load(resolved(service().environment) as NodeJS.ProcessEnv);
+      expect(loaded.backup).toMatchObject({ intervalMinutes: 360, keep: 28 });
     });
 
     it('keeps its data on EFS at the data dir, with exactly one task', async () => {
@@ -328,6 +363,7 @@ describe('sst.config.ts', () => {
       otlpGrpc: `http://${standIn.loadBalancerDns}:${PORTS.otlpGrpc}`,
       otlpHttp: `http://${standIn.loadBalancerDns}:${PORTS.otlpHttp}`,
       allowedOrigins: FRONTEND,
+      backupBucket: standIn.bucketName,
     });
   });
 

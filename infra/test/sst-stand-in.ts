@@ -39,6 +39,8 @@ export interface StandIn {
   /** What the stand-in's `service.service` (the Cloud Map name) and load balancer resolve to. */
   serviceHost: string;
   loadBalancerDns: string;
+  /** The name the stand-in's buckets resolve to (SST derives one from the app, stage and component). */
+  bucketName: string;
   apiUrl: string;
   of(type: string): Recorded[];
   /** Forgets what was recorded (before another `run()`). */
@@ -54,6 +56,7 @@ export function installSst(secrets: Record<string, string>): StandIn {
     routes: [],
     serviceHost: 'ingest.test.junjo-server.sst',
     loadBalancerDns: 'ingest-0123456789.elb.us-east-1.amazonaws.com',
+    bucketName: 'junjo-server-test-backupsbucket-a1b2c3d4',
     apiUrl: 'https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com',
     of: (type) => standIn.resources.filter((r) => r.type === type),
     reset() {
@@ -102,6 +105,16 @@ export function installSst(secrets: Record<string, string>): StandIn {
       record('sst.aws.Efs', name, args, this);
     }
   }
+  class Bucket {
+    readonly name = new Output(standIn.bucketName);
+    readonly arn = new Output(`arn:aws:s3:::${standIn.bucketName}`);
+    constructor(
+      readonly componentName: string,
+      args?: unknown,
+    ) {
+      record('sst.aws.Bucket', componentName, args, this);
+    }
+  }
   class Service {
     readonly service = new Output(standIn.serviceHost);
     constructor(
@@ -135,7 +148,7 @@ export function installSst(secrets: Record<string, string>): StandIn {
   }
 
   Object.assign(globalThis as Record<string, unknown>, {
-    sst: { Secret, aws: { Vpc, Cluster, Efs, Service, ApiGatewayV2 } },
+    sst: { Secret, aws: { Vpc, Cluster, Efs, Bucket, Service, ApiGatewayV2 } },
     $config: (input: unknown) => input,
     $interpolate: (strings: TemplateStringsArray, ...values: unknown[]) =>
       new Output(
