@@ -133,22 +133,29 @@ function objectsOf(name: string): Map<string, Buffer> {
 describe('backups to S3', () => {
   it('retries a failed upload, logging it, while exports keep being acknowledged and indexed', async () => {
     const warn = vi.spyOn(logger, 'warn');
+    // The first upload call is held in flight, then fails.
+    let release = () => {};
+    bucket.gated = 0;
+    bucket.gate = new Promise<void>((resolve) => (release = resolve));
     bucket.failures.PutObject = 1;
     let settled = false;
     const backup = ingest.backupNow();
     void backup.finally(() => (settled = true)).catch(() => {});
     // A second trigger joins the backup running.
     expect(ingest.backupNow()).toBe(backup);
-    await vi.waitFor(() => expect(bucket.failed).toEqual(['PutObject']), { timeout: 10_000 });
+    await vi.waitFor(() => expect(bucket.gated).toBe(1), { timeout: 10_000 });
 
-    // The backup now waits before its retry: ingest carries on meanwhile.
+    // Ingest carries on while the backup is in the middle of its upload.
     const traceId = await send(ingest);
     sent.push(traceId);
     await ingest.indexer.flush();
     expect(JSON.parse(await ingest.store.traceSpans(traceId))).toHaveLength(SPANS_PER_TRACE);
     expect(settled).toBe(false);
 
+    bucket.gate = undefined;
+    release();
     const result = await backup;
+    expect(bucket.failed).toEqual(['PutObject']);
     expect(warn.mock.calls.some(([message]) => message === 'backup: upload failed; retrying')).toBe(true);
     expect([...objectsOf(result.name).keys()].sort()).toEqual([
       'junjo.db.gz',
@@ -196,27 +203,29 @@ describe('backups to S3', () => {
   it('snapshots under ingest load: a key per file under <prefix><time>/, the manifest last, pruned to KEEP', async () => {
     bucket.s3.resetHistory();
     let loading = true;
-    let duringBackup = 0;
-    let backingUp = false;
     const sender = async () => {
-      while (loading) {
-        sent.push(await send(ingest));
-        if (backingUp) duringBackup++;
-      }
+      while (loading) sent.push(await send(ingest));
     };
     const senders = [sender(), sender(), sender(), sender()];
     await vi.waitFor(() => expect(sent.length).toBeGreaterThan(60), { timeout: 15_000, interval: 20 });
-    backingUp = true;
-    result = await ingest.backupNow();
-    backingUp = false;
-    // Some more after it, so the snapshot is a moment in the middle of the load.
-    const after = sent.length + 40;
-    await vi.waitFor(() => expect(sent.length).toBeGreaterThan(after), { timeout: 15_000, interval: 20 });
+    // The backup's first upload is held until more exports have been acknowledged meanwhile.
+    let release = () => {};
+    bucket.gated = 0;
+    bucket.gate = new Promise<void>((resolve) => (release = resolve));
+    const backup = ingest.backupNow();
+    await vi.waitFor(() => expect(bucket.gated).toBe(1), { timeout: 15_000, interval: 10 });
+    const atUpload = sent.length;
+    await vi.waitFor(() => expect(sent.length).toBeGreaterThan(atUpload + 20), {
+      timeout: 15_000,
+      interval: 20,
+    });
+    bucket.gate = undefined;
+    release();
+    result = await backup;
     loading = false;
     await Promise.all(senders);
     await ingest.indexer.flush();
     walEnd = ingest.wal.end();
-    expect(duringBackup).toBeGreaterThan(0);
 
     expect(isSnapshotName(result.name)).toBe(true);
     expect(result.location).toBe(`s3://${BUCKET}/${PREFIX}${result.name}/`);

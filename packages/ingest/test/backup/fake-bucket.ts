@@ -24,6 +24,10 @@ export interface FakeBucket {
   failures: Partial<Record<FailingCommand, number>>;
   /** Injected failures so far. */
   failed: FailingCommand[];
+  /** While set, PutObject calls wait for it before they fail or store: a backup held mid-upload. */
+  gate: Promise<void> | undefined;
+  /** PutObject calls that have reached the gate. */
+  gated: number;
   /** Forgets the objects and the recorded calls. */
   reset(): void;
 }
@@ -50,11 +54,15 @@ export function fakeBucket(pageSize = 1000): FakeBucket {
     objects,
     failures: {},
     failed: [],
+    gate: undefined,
+    gated: 0,
     reset() {
       objects.clear();
       parts.clear();
       bucket.failures = {};
       bucket.failed.length = 0;
+      bucket.gate = undefined;
+      bucket.gated = 0;
       s3.resetHistory();
     },
   };
@@ -69,6 +77,10 @@ export function fakeBucket(pageSize = 1000): FakeBucket {
   let uploads = 0;
 
   s3.on(PutObjectCommand).callsFake(async (input) => {
+    if (bucket.gate) {
+      bucket.gated++;
+      await bucket.gate;
+    }
     maybeFail('PutObject');
     objects.set(input.Key, await bytesOf(input.Body));
     return { ETag: '"etag"' };
