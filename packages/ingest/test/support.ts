@@ -23,6 +23,7 @@ export function ingestEnv(dataDir: string, extra: Record<string, string> = {}): 
     JUNJO_INGEST_HOST: '127.0.0.1',
     GRPC_PORT: '0',
     OTLP_HTTP_PORT: '0',
+    INTERNAL_GRPC_PORT: '0',
     ...extra,
   };
 }

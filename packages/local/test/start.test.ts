@@ -47,6 +47,7 @@ describe('npm start', () => {
       JUNJO_BACKEND_HOST: '127.0.0.1',
       GRPC_PORT: '0',
       OTLP_HTTP_PORT: '0',
+      INTERNAL_GRPC_PORT: '0',
       JUNJO_INGEST_HOST: '127.0.0.1',
     };
     for (const key of ['JUNJO_LIBSQL_URL', 'JUNJO_SESSION_SECRET', 'JUNJO_ENV', 'JUNJO_LOG_LEVEL'])

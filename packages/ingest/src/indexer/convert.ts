@@ -21,20 +21,29 @@ export interface ExportWriter {
 const EXPORTS_PER_YIELD = 4;
 
 /**
- * Decodes and converts exports to span records. Exports were validated before they were acknowledged, so one
- * that fails here is a bug, not bad input: it is skipped, loudly, and the rest of the batch is kept. Yields
- * to the event loop as it goes: the thread also answers queries.
+ * Decodes and converts exports to span records, one export at a time, as the store lays them out
+ * (`DuckDbSpanStore.writeStream`). Exports were validated before they were acknowledged, so one that fails
+ * here is a bug, not bad input: it is skipped, loudly, and the rest of the batch is kept. Yields to the
+ * event loop between exports now and then: the thread also answers queries.
  */
-export async function convertExports(exports: readonly ExportPayload[]): Promise<SpanRecord[]> {
-  const spans: SpanRecord[] = [];
+export async function* exportRecords(exports: readonly ExportPayload[]): AsyncGenerator<SpanRecord> {
   for (const [i, { position, payload }] of exports.entries()) {
     if (i > 0 && i % EXPORTS_PER_YIELD === 0) await setImmediate();
+    let spans: SpanRecord[];
     try {
-      for (const span of toSpanRecords(decodeTraceRequest(payload))) spans.push(span);
+      spans = toSpanRecords(decodeTraceRequest(payload));
     } catch (error) {
       logger.error('WAL record could not be converted; skipped', { position, error: error as Error });
+      continue;
     }
+    yield* spans;
   }
+}
+
+/** All of `exportRecords` at once. */
+export async function convertExports(exports: readonly ExportPayload[]): Promise<SpanRecord[]> {
+  const spans: SpanRecord[] = [];
+  for await (const span of exportRecords(exports)) spans.push(span);
   return spans;
 }
 

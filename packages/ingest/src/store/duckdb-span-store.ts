@@ -4,6 +4,7 @@ import { setImmediate } from 'node:timers/promises';
 import {
   BIGINT,
   type DuckDBConnection,
+  type DuckDBDataChunk,
   DuckDBInstance,
   type DuckDBPreparedStatement,
   type DuckDBType,
@@ -14,7 +15,7 @@ import {
 } from '@duckdb/node-api';
 import type { RootSpansQuery, SpanRecordInput, SpanStore, SpanStoreStats } from './index.ts';
 import { applySchema } from './schema.ts';
-import { appendChunks, type BatchChunks, batchChunks, type ParsedSpan, parseSpan } from './span-chunks.ts';
+import { appendChunks, BatchBuilder } from './span-chunks.ts';
 
 export interface DuckDbSpanStoreOptions {
   /** DuckDB's buffer-pool limit (DuckDB size syntax). The ingest process has an RSS budget; default 256MB. */
@@ -97,34 +98,25 @@ class ReaderPool {
   }
 }
 
-/** A batch parsed and laid out in column chunks before it waits for its turn to commit. */
-interface PreparedBatch {
-  spans: ParsedSpan[];
-  chunks: BatchChunks;
-  minStartNs: bigint;
-  maxStartNs: bigint;
-  /** Distinct service names of the batch. */
-  services: Set<string>;
-}
+/** Rows laid out between two yields to the event loop (a millisecond or two of work). */
+const ROWS_PER_YIELD = 2048;
 
 /**
- * Parses ids and fills the column chunks: most of a write's JavaScript work. It starts when `write` is
- * called, so a caller that issues the next batch before the previous one resolves overlaps it with that
- * batch's commit (which runs on DuckDB's threads), and it yields to the event loop as it goes.
+ * Parses ids and lays the spans out in column chunks as they come (see `BatchBuilder`): most of a write's
+ * JavaScript work. It starts when `write` is called, so a caller that issues the next batch before the
+ * previous one resolves overlaps it with that batch's commit (which runs on DuckDB's threads), and it yields
+ * to the event loop as it goes.
  */
-async function prepareBatch(records: readonly SpanRecordInput[]): Promise<PreparedBatch> {
-  const spans: ParsedSpan[] = [];
-  let minStartNs = 0n;
-  let maxStartNs = 0n;
-  for (const record of records) {
-    if (spans.length === 0 || record.startNs < minStartNs) minStartNs = record.startNs;
-    if (spans.length === 0 || record.startNs > maxStartNs) maxStartNs = record.startNs;
-    spans.push(parseSpan(record));
-    if (spans.length % 4096 === 0) await setImmediate();
+async function prepareBatch(
+  records: Iterable<SpanRecordInput> | AsyncIterable<SpanRecordInput>,
+): Promise<BatchBuilder> {
+  const batch = new BatchBuilder();
+  for await (const record of records) {
+    batch.add(record);
+    if (batch.count % ROWS_PER_YIELD === 0) await setImmediate();
   }
-  const services = new Set<string>();
-  for (const record of records) services.add(record.serviceName);
-  return { spans, chunks: await batchChunks(spans), minStartNs, maxStartNs, services };
+  batch.finish();
+  return batch;
 }
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
@@ -138,7 +130,6 @@ function assertLimit(limit: number): void {
 const NEWEST_FIRST = 'ORDER BY start_ns DESC, span_id DESC';
 
 const SQL = {
-  services: 'SELECT service_name FROM services ORDER BY service_name',
   serviceSpans: `SELECT json FROM spans WHERE service_name = $1 ${NEWEST_FIRST} LIMIT $2`,
   rootSpans: `SELECT json FROM root_and_workflow_spans WHERE service_name = $1 AND is_root ${NEWEST_FIRST} LIMIT $2`,
   // A trace qualifies through any of its spans, in any service.
@@ -223,6 +214,18 @@ export class DuckDbSpanStore implements SpanStore {
    * later WAL position, over the one that was lost.
    */
   write(records: readonly SpanRecordInput[], checkpoint: number): Promise<void> {
+    return this.writeStream(records, checkpoint).then(() => undefined);
+  }
+
+  /**
+   * `write` for records produced as the batch is laid out (the store worker converts exports into it), so
+   * no more than a chunk's worth of converted spans is alive at a time. Resolves with the number of
+   * records taken, duplicates included.
+   */
+  writeStream(
+    records: Iterable<SpanRecordInput> | AsyncIterable<SpanRecordInput>,
+    checkpoint: number,
+  ): Promise<number> {
     this.assertOpen();
     const prepared =
       Number.isSafeInteger(checkpoint) && checkpoint >= 0
@@ -233,7 +236,9 @@ export class DuckDbSpanStore implements SpanStore {
     return this.lane.run(async () => {
       if (this.failed) throw new Error('span store: an earlier write failed; resume from checkpoint()');
       try {
-        await this.commit(await prepared, checkpoint);
+        const batch = await prepared;
+        await this.commit(batch, checkpoint);
+        return batch.count;
       } catch (error) {
         this.failed = true;
         throw error;
@@ -241,19 +246,16 @@ export class DuckDbSpanStore implements SpanStore {
     });
   }
 
-  private async commit(batch: PreparedBatch, checkpoint: number): Promise<void> {
+  private async commit(batch: BatchBuilder, checkpoint: number): Promise<void> {
     const conn = this.writer;
     const newServices = [...batch.services].filter((name) => !this.knownServices.has(name));
     await conn.run('BEGIN TRANSACTION');
     try {
-      let { spans, chunks } = batch;
-      if (spans.length > 0) {
-        const duplicates = await this.duplicatePositions(batch);
-        if (duplicates.size > 0) {
-          // Rare (a re-sent export): lay the batch out again without the duplicates.
-          spans = spans.filter((_, position) => !duplicates.has(position));
-          chunks = await batchChunks(spans);
-        }
+      if (batch.count > 0) {
+        let chunks = batch.chunks();
+        const duplicates = await this.duplicatePositions(batch, chunks.keys);
+        // Rare (a re-sent export): lay the batch out again without the duplicates.
+        if (duplicates.size > 0) chunks = batch.chunksWithout(duplicates);
         await appendChunks(await conn.createAppender('spans'), chunks.spans);
         await appendChunks(await conn.createAppender('root_and_workflow_spans'), chunks.rootAndWorkflowSpans);
         await appendChunks(await conn.createAppender('llm_traces'), chunks.llmTraces);
@@ -282,10 +284,10 @@ export class DuckDbSpanStore implements SpanStore {
    * in roughly start-time order, and the zone maps on start_ns let the scan skip the older row groups. The
    * work runs in DuckDB, off the JavaScript thread.
    */
-  private async duplicatePositions(batch: PreparedBatch): Promise<Set<number>> {
+  private async duplicatePositions(batch: BatchBuilder, keys: DuckDBDataChunk[]): Promise<Set<number>> {
     const conn = this.writer;
     await conn.run('DELETE FROM batch_keys');
-    await appendChunks(await conn.createAppender('batch_keys', 'main', 'temp'), batch.chunks.keys);
+    await appendChunks(await conn.createAppender('batch_keys', 'main', 'temp'), keys);
     const result = await conn.runAndReadAll(
       `SELECT k.position FROM batch_keys k SEMI JOIN (
          SELECT trace_id, span_id FROM spans WHERE start_ns BETWEEN $1 AND $2
@@ -318,8 +320,16 @@ export class DuckDbSpanStore implements SpanStore {
     });
   }
 
+  /**
+   * From the in-memory mirror of the services table (updated after each commit and each retention pass), so
+   * the UI's most frequent call costs no query.
+   */
   async services(): Promise<string> {
-    return JSON.stringify((await this.query(SQL.services, [], [])).map(String));
+    this.assertOpen();
+    // Byte order of the UTF-8 names, as DuckDB's ORDER BY sorted them.
+    return JSON.stringify(
+      [...this.knownServices].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+    );
   }
 
   async serviceSpans(service: string, limit: number): Promise<string> {

@@ -13,8 +13,12 @@ import {
 } from '@duckdb/node-api';
 import type { SpanRecordInput, StatePatchInput } from './index.ts';
 
-/** DuckDB's vector size: the most rows one data chunk holds. */
-const CHUNK_ROWS = 2048;
+/**
+ * Rows per data chunk (DuckDB takes up to 2048). Smaller chunks free each converted span sooner: with 512
+ * the indexer's young-generation GCs took ~2.9 ms each instead of ~5.8 ms with 2048 (index-rate.ts, worker
+ * thread GC timings), and appending four times as many chunks costs nothing measurable.
+ */
+const CHUNK_ROWS = 512;
 
 interface Column<T> {
   type: DuckDBType;
@@ -22,13 +26,20 @@ interface Column<T> {
   value: (row: T, index: number) => DuckDBValue;
 }
 
-/** A span with its ids parsed once, since the spans, keys and patches chunks all need them. */
+/**
+ * What the tables need of a span, ids parsed once (the spans, keys and patches chunks all need them). Only
+ * these fields are copied out of the record, so the record itself (and what it references) is garbage as
+ * soon as the span is added: holding a chunk's worth of records made each young-generation GC ~4x slower.
+ */
 export interface ParsedSpan {
-  record: SpanRecordInput;
   traceId: bigint;
   spanId: bigint;
+  serviceName: string;
+  startNs: bigint;
   /** No parent: a root span. */
   isRoot: boolean;
+  isWorkflow: boolean;
+  json: string;
 }
 
 /**
@@ -48,10 +59,13 @@ export function parseHexId(hex: string, digits: 16 | 32): bigint {
 
 export function parseSpan(record: SpanRecordInput): ParsedSpan {
   return {
-    record,
     traceId: parseHexId(record.traceId, 32),
     spanId: parseHexId(record.spanId, 16),
+    serviceName: record.serviceName,
+    startNs: record.startNs,
     isRoot: record.parentSpanId === null,
+    isWorkflow: record.junjoSpanType === 'workflow',
+    json: record.json,
   };
 }
 
@@ -59,25 +73,25 @@ export function parseSpan(record: SpanRecordInput): ParsedSpan {
 const SPAN_COLUMNS: Column<ParsedSpan>[] = [
   { type: UHUGEINT, value: (s) => s.traceId },
   { type: UBIGINT, value: (s) => s.spanId },
-  { type: VARCHAR, value: (s) => s.record.serviceName },
-  { type: BIGINT, value: (s) => s.record.startNs },
-  { type: VARCHAR, value: (s) => s.record.json },
+  { type: VARCHAR, value: (s) => s.serviceName },
+  { type: BIGINT, value: (s) => s.startNs },
+  { type: VARCHAR, value: (s) => s.json },
 ];
 
 // Columns of root_and_workflow_spans.
 const LISTED_COLUMNS: Column<ParsedSpan>[] = [
   { type: UHUGEINT, value: (s) => s.traceId },
   { type: UBIGINT, value: (s) => s.spanId },
-  { type: VARCHAR, value: (s) => s.record.serviceName },
-  { type: BIGINT, value: (s) => s.record.startNs },
+  { type: VARCHAR, value: (s) => s.serviceName },
+  { type: BIGINT, value: (s) => s.startNs },
   { type: BOOLEAN, value: (s) => s.isRoot },
-  { type: BOOLEAN, value: (s) => s.record.junjoSpanType === 'workflow' },
-  { type: VARCHAR, value: (s) => s.record.json },
+  { type: BOOLEAN, value: (s) => s.isWorkflow },
+  { type: VARCHAR, value: (s) => s.json },
 ];
 
 const LLM_TRACE_COLUMNS: Column<ParsedSpan>[] = [
   { type: UHUGEINT, value: (s) => s.traceId },
-  { type: BIGINT, value: (s) => s.record.startNs },
+  { type: BIGINT, value: (s) => s.startNs },
 ];
 
 interface PatchRow {
@@ -88,7 +102,7 @@ interface PatchRow {
 const PATCH_COLUMNS: Column<PatchRow>[] = [
   { type: UHUGEINT, value: (p) => p.span.traceId },
   { type: UBIGINT, value: (p) => p.span.spanId },
-  { type: BIGINT, value: (p) => p.span.record.startNs },
+  { type: BIGINT, value: (p) => p.span.startNs },
   { type: INTEGER, value: (p) => p.patch.eventIndex },
   { type: BIGINT, value: (p) => p.patch.timeNs },
   { type: VARCHAR, value: (p) => p.patch.storeId },
@@ -106,27 +120,84 @@ const KEY_COLUMNS: Column<ParsedSpan>[] = [
 ];
 
 /**
- * Fills data chunks column by column: the measured fast path (see packages/bench/src/store-write.ts).
- * Fixed-width values go into the vector's buffer and are copied to DuckDB once per column, instead of one
- * native call per value as with the row appender.
+ * Drops the chunk's JavaScript vector objects once their values are in DuckDB's memory. The chunk caches
+ * them, and a string vector keeps every string it was given (for `getItem`), so without this a batch's JSON
+ * texts would stay on the JavaScript heap until the batch commits. Setting the row count, to the same value,
+ * is the API's way to clear that cache.
  */
-async function fillChunks<T>(columns: Column<T>[], rows: readonly T[]): Promise<DuckDBDataChunk[]> {
-  const types = columns.map((column) => column.type);
-  const chunks: DuckDBDataChunk[] = [];
-  for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
-    // A chunk takes a millisecond or two; yielding between chunks keeps the event loop (queries, receivers)
-    // responsive while a large batch is laid out.
-    if (offset > 0) await setImmediate();
-    const count = Math.min(CHUNK_ROWS, rows.length - offset);
-    const chunk = DuckDBDataChunk.create(types, count);
-    columns.forEach((column, c) => {
+function releaseVectors(chunk: DuckDBDataChunk): void {
+  // biome-ignore lint/correctness/noSelfAssign: the setter clears the chunk's vector cache
+  chunk.rowCount = chunk.rowCount;
+}
+
+/**
+ * The rows of one table, laid out in data chunks of CHUNK_ROWS as they are added: the measured fast path
+ * (see packages/bench/src/store-write.ts). Fixed-width values go into the vector's buffer and are copied to
+ * DuckDB once per column; strings are copied into the chunk when it fills. So a converted span is only held
+ * until its chunk is full, not until the whole batch is laid out: a batch's tens of thousands of JSON texts
+ * would otherwise survive the young-generation GCs and be copied by each of them (most of the indexer's
+ * time, measured with packages/bench/src/index-rate.ts).
+ */
+class TableChunks<T> {
+  readonly chunks: DuckDBDataChunk[] = [];
+  /** Batch position of the span each row came from, for the rare re-layout without duplicates. */
+  readonly positions: number[] = [];
+  private pending: T[] = [];
+  private readonly types: DuckDBType[];
+
+  constructor(private readonly columns: Column<T>[]) {
+    this.types = columns.map((column) => column.type);
+  }
+
+  add(row: T, position: number): void {
+    this.pending.push(row);
+    this.positions.push(position);
+    if (this.pending.length === CHUNK_ROWS) this.flush();
+  }
+
+  /** Lays out the rows added since the last full chunk. */
+  flush(): void {
+    const rows = this.pending;
+    if (rows.length === 0) return;
+    this.pending = [];
+    const first = this.positions.length - rows.length;
+    const chunk = DuckDBDataChunk.create(this.types, rows.length);
+    this.columns.forEach((column, c) => {
       const vector = chunk.getColumnVector(c);
-      for (let i = 0; i < count; i++) vector.setItem(i, column.value(rows[offset + i]!, offset + i));
+      for (let i = 0; i < rows.length; i++) vector.setItem(i, column.value(rows[i]!, first + i));
       vector.flush();
     });
-    chunks.push(chunk);
+    releaseVectors(chunk);
+    this.chunks.push(chunk);
   }
-  return chunks;
+
+  /**
+   * The flushed chunks again without the rows of the `skipped` batch positions, read back from the chunks
+   * themselves (the spans are gone by then).
+   */
+  without(skipped: ReadonlySet<number>): DuckDBDataChunk[] {
+    const kept: DuckDBValue[][] = [];
+    let row = 0;
+    for (const chunk of this.chunks) {
+      for (const values of chunk.getRows()) {
+        if (!skipped.has(this.positions[row]!)) kept.push(values);
+        row++;
+      }
+    }
+    const chunks: DuckDBDataChunk[] = [];
+    for (let offset = 0; offset < kept.length; offset += CHUNK_ROWS) {
+      const count = Math.min(CHUNK_ROWS, kept.length - offset);
+      const chunk = DuckDBDataChunk.create(this.types, count);
+      this.types.forEach((_, c) => {
+        const vector = chunk.getColumnVector(c);
+        for (let i = 0; i < count; i++) vector.setItem(i, kept[offset + i]![c]!);
+        vector.flush();
+      });
+      releaseVectors(chunk);
+      chunks.push(chunk);
+    }
+    return chunks;
+  }
 }
 
 /** A batch ready to append, table by table, and the keys for the duplicate probe. */
@@ -138,22 +209,65 @@ export interface BatchChunks {
   keys: DuckDBDataChunk[];
 }
 
-export async function batchChunks(spans: readonly ParsedSpan[]): Promise<BatchChunks> {
-  const patches: PatchRow[] = [];
-  for (const span of spans) for (const patch of span.record.statePatches) patches.push({ span, patch });
-  return {
-    spans: await fillChunks(SPAN_COLUMNS, spans),
-    rootAndWorkflowSpans: await fillChunks(
-      LISTED_COLUMNS,
-      spans.filter((s) => s.isRoot || s.record.junjoSpanType === 'workflow'),
-    ),
-    llmTraces: await fillChunks(
-      LLM_TRACE_COLUMNS,
-      spans.filter((s) => s.record.isLlm),
-    ),
-    statePatches: await fillChunks(PATCH_COLUMNS, patches),
-    keys: await fillChunks(KEY_COLUMNS, spans),
-  };
+/**
+ * Lays out a batch's spans in the chunks of every table as they are added (see `TableChunks`), and keeps
+ * what the commit needs besides: the start-time range for the duplicate probe and the service names.
+ */
+export class BatchBuilder {
+  /** Spans added, duplicates included: the next span's batch position. */
+  count = 0;
+  minStartNs = 0n;
+  maxStartNs = 0n;
+  readonly services = new Set<string>();
+  private readonly spans = new TableChunks(SPAN_COLUMNS);
+  private readonly listed = new TableChunks(LISTED_COLUMNS);
+  private readonly llmTraces = new TableChunks(LLM_TRACE_COLUMNS);
+  private readonly patches = new TableChunks(PATCH_COLUMNS);
+  private readonly keys = new TableChunks(KEY_COLUMNS);
+
+  /** Throws (a converter bug) on a malformed id, before anything of the span is added. */
+  add(record: SpanRecordInput): void {
+    const span = parseSpan(record);
+    const position = this.count++;
+    if (position === 0 || record.startNs < this.minStartNs) this.minStartNs = record.startNs;
+    if (position === 0 || record.startNs > this.maxStartNs) this.maxStartNs = record.startNs;
+    this.services.add(record.serviceName);
+    this.spans.add(span, position);
+    this.keys.add(span, position);
+    if (span.isRoot || span.isWorkflow) this.listed.add(span, position);
+    if (record.isLlm) this.llmTraces.add(span, position);
+    for (const patch of record.statePatches) this.patches.add({ span, patch }, position);
+  }
+
+  /** Lays out the last, partial chunks. */
+  finish(): void {
+    for (const table of this.tables()) table.flush();
+  }
+
+  chunks(): BatchChunks {
+    return {
+      spans: this.spans.chunks,
+      rootAndWorkflowSpans: this.listed.chunks,
+      llmTraces: this.llmTraces.chunks,
+      statePatches: this.patches.chunks,
+      keys: this.keys.chunks,
+    };
+  }
+
+  /** The chunks without the spans at the `skipped` positions (and their rows in every table). */
+  chunksWithout(skipped: ReadonlySet<number>): BatchChunks {
+    return {
+      spans: this.spans.without(skipped),
+      rootAndWorkflowSpans: this.listed.without(skipped),
+      llmTraces: this.llmTraces.without(skipped),
+      statePatches: this.patches.without(skipped),
+      keys: this.keys.without(skipped),
+    };
+  }
+
+  private tables(): Array<{ flush(): void }> {
+    return [this.spans, this.listed, this.llmTraces, this.patches, this.keys];
+  }
 }
 
 /** Appends whole chunks; the appender is closed (flushed into the transaction) or, on failure, cleared. */

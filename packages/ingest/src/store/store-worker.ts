@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { logger } from '@junjo/core/logger';
-import { convertExports, type ExportPayload } from '../indexer/convert.ts';
+import { type ExportPayload, exportRecords } from '../indexer/convert.ts';
 import { DuckDbSpanStore } from './duckdb-span-store.ts';
 import type { SpanRecordInput } from './index.ts';
 import type { StoreReply, StoreRequest, StoreWorkerData } from './worker.ts';
@@ -12,30 +12,6 @@ import type { StoreReply, StoreRequest, StoreWorkerData } from './worker.ts';
 const port = parentPort;
 if (!port) throw new Error('store-worker.ts runs as a worker thread (store/worker.ts starts it)');
 const { file, options } = workerData as StoreWorkerData;
-
-/**
- * Operations that run in the store's write lane must reach it in the order their messages arrived, even when
- * an earlier one is still converting: a failed batch must never be overtaken by a later batch and its WAL
- * position (see `DuckDbSpanStore.write`). `turn` resolves once the previous ordered operation has been
- * handed to the store.
- */
-let turn: Promise<void> = Promise.resolve();
-function ordered<T>(prepare: Promise<unknown>, call: () => Promise<T>): Promise<T> {
-  const previous = turn;
-  let handedOver!: () => void;
-  turn = new Promise((resolve) => (handedOver = resolve));
-  return (async () => {
-    try {
-      await prepare.catch(() => undefined);
-      await previous;
-      const result = call();
-      handedOver();
-      return await result;
-    } finally {
-      handedOver();
-    }
-  })();
-}
 
 async function main(): Promise<void> {
   let store: DuckDbSpanStore;
@@ -48,18 +24,14 @@ async function main(): Promise<void> {
   reply({ id: 0, ok: true, value: undefined });
 
   const operations: Record<string, (...args: never[]) => Promise<unknown>> = {
-    writeExports: (exports: ExportPayload[], checkpoint: number) => {
-      const converted = convertExports(exports);
-      return ordered(converted, async () => {
-        const records = await converted;
-        await store.write(records, checkpoint);
-        return records.length;
-      });
-    },
-    write: (records: SpanRecordInput[], checkpoint: number) =>
-      ordered(Promise.resolve(), () => store.write(records, checkpoint)),
-    checkpoint: () => ordered(Promise.resolve(), () => store.checkpoint()),
-    deleteOlderThan: (cutoffNs: bigint) => ordered(Promise.resolve(), () => store.deleteOlderThan(cutoffNs)),
+    // Converted as the store lays the batch out. Like every call that goes through the store's write lane
+    // (write, checkpoint, retention, close), it takes its place in the lane when its message arrives, so
+    // batches commit in the order the indexer sent them however long each takes to convert.
+    writeExports: (exports: ExportPayload[], checkpoint: number) =>
+      store.writeStream(exportRecords(exports), checkpoint),
+    write: (records: SpanRecordInput[], checkpoint: number) => store.write(records, checkpoint),
+    checkpoint: () => store.checkpoint(),
+    deleteOlderThan: (cutoffNs: bigint) => store.deleteOlderThan(cutoffNs),
     snapshot: (target: string) => store.snapshot(target),
     services: () => store.services(),
     serviceSpans: (service: string, limit: number) => store.serviceSpans(service, limit),
@@ -69,7 +41,7 @@ async function main(): Promise<void> {
     traceSpans: (traceId: string) => store.traceSpans(traceId),
     span: (traceId: string, spanId: string) => store.span(traceId, spanId),
     stats: () => store.stats(),
-    close: () => ordered(Promise.resolve(), () => store.close()),
+    close: () => store.close(),
   };
 
   port!.on('message', ({ id, op, args }: StoreRequest) => {
