@@ -46,7 +46,9 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
   await Db.migrate();
   const wal = await Wal.open(ingest.walDir, { segmentBytes: ingest.walSegmentBytes });
   // On a worker thread: decoding, converting and writing batches must not hold up the receivers.
-  const store = await SpanStore.openInWorker(path.join(config.dataDir, 'spans.duckdb'));
+  const store = await SpanStore.openInWorker(path.join(config.dataDir, 'spans.duckdb'), {
+    memoryLimit: config.duckdbMemoryLimit,
+  });
   const indexer = new Indexer(wal, store);
   if (config.indexerEnabled) await indexer.start();
   else logger.warn('JUNJO_INDEXER=off: exports are stored in the WAL but not indexed');

@@ -407,6 +407,14 @@ export function spanStoreConformance(name: string, makeStore: (file: string) => 
       // Still deduplicating against what the first instance stored.
       await second.write(records, 123_456_789_013);
       expect((await second.stats()).spans).toBe(6);
+      // And counting what it stores itself, call after call.
+      const more = [record({ trace: 90, span: 1, startMs: 5 }), record({ trace: 90, span: 2, startMs: 6 })];
+      await second.write(more.slice(0, 1), 123_456_789_014);
+      expect((await second.stats()).spans).toBe(7);
+      await second.write(more.slice(1), 123_456_789_015);
+      expect((await second.stats()).spans).toBe(8);
+      // The queries prepared before those writes see them too.
+      expect(await second.traceSpans(traceId(90))).toBe(body(newestFirst(more)));
     });
 
     it('refuses a second open of the same file while it is open, and any call after close', async () => {
