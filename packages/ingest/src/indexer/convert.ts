@@ -1,4 +1,3 @@
-import { setImmediate } from 'node:timers/promises';
 import { logger } from '@junjo/core/logger';
 import { type SpanRecord, toSpanRecords } from '@junjo/core/span';
 import { decodeTraceRequest } from '../otlp/messages.ts';
@@ -17,18 +16,14 @@ export interface ExportWriter {
   writeExports(exports: readonly ExportPayload[], checkpoint: number): Promise<number>;
 }
 
-/** Exports converted between yields; a few milliseconds of work for small spans. */
-const EXPORTS_PER_YIELD = 4;
-
 /**
  * Decodes and converts exports to span records, one export at a time, as the store lays them out
- * (`DuckDbSpanStore.writeStream`). Exports were validated before they were acknowledged, so one that fails
- * here is a bug, not bad input: it is skipped, loudly, and the rest of the batch is kept. Yields to the
- * event loop between exports now and then: the thread also answers queries.
+ * (`DuckDbSpanStore.writeStream`, which yields to the event loop every few hundred spans). Exports were
+ * validated before they were acknowledged, so one that fails here is a bug, not bad input: it is skipped,
+ * loudly, and the rest of the batch is kept.
  */
-export async function* exportRecords(exports: readonly ExportPayload[]): AsyncGenerator<SpanRecord> {
-  for (const [i, { position, payload }] of exports.entries()) {
-    if (i > 0 && i % EXPORTS_PER_YIELD === 0) await setImmediate();
+export function* exportRecords(exports: readonly ExportPayload[]): Generator<SpanRecord> {
+  for (const { position, payload } of exports) {
     let spans: SpanRecord[];
     try {
       spans = toSpanRecords(decodeTraceRequest(payload));
@@ -41,10 +36,8 @@ export async function* exportRecords(exports: readonly ExportPayload[]): AsyncGe
 }
 
 /** All of `exportRecords` at once. */
-export async function convertExports(exports: readonly ExportPayload[]): Promise<SpanRecord[]> {
-  const spans: SpanRecord[] = [];
-  for await (const span of exportRecords(exports)) spans.push(span);
-  return spans;
+export function convertExports(exports: readonly ExportPayload[]): SpanRecord[] {
+  return [...exportRecords(exports)];
 }
 
 /**
@@ -58,7 +51,7 @@ export async function writeExports(
   checkpoint: number,
 ): Promise<number> {
   if ('writeExports' in store) return store.writeExports(exports, checkpoint);
-  const records = await convertExports(exports);
+  const records = convertExports(exports);
   await store.write(records, checkpoint);
   return records.length;
 }

@@ -112,8 +112,11 @@ class ReaderPool {
   }
 }
 
-/** Rows laid out between two yields to the event loop (a millisecond or two of work). */
-const ROWS_PER_YIELD = 2048;
+/**
+ * Spans converted and laid out between two yields to the event loop: ~2-3 ms of work, so a query that
+ * arrives meanwhile (its message, then its result) waits no longer than that.
+ */
+const ROWS_PER_YIELD = 256;
 
 /**
  * Parses ids and lays the spans out in column chunks as they come (see `BatchBuilder`): most of a write's
@@ -121,11 +124,9 @@ const ROWS_PER_YIELD = 2048;
  * previous one resolves overlaps it with that batch's commit (which runs on DuckDB's threads), and it yields
  * to the event loop as it goes.
  */
-async function prepareBatch(
-  records: Iterable<SpanRecordInput> | AsyncIterable<SpanRecordInput>,
-): Promise<BatchBuilder> {
+async function prepareBatch(records: Iterable<SpanRecordInput>): Promise<BatchBuilder> {
   const batch = new BatchBuilder();
-  for await (const record of records) {
+  for (const record of records) {
     batch.add(record);
     if (batch.count % ROWS_PER_YIELD === 0) await setImmediate();
   }
@@ -151,8 +152,11 @@ const SQL = {
     WHERE service_name = $1 AND is_root AND trace_id IN (SELECT trace_id FROM llm_traces)
     ${NEWEST_FIRST} LIMIT $2`,
   workflows: `SELECT json FROM root_and_workflow_spans WHERE service_name = $1 AND is_workflow ${NEWEST_FIRST} LIMIT $2`,
-  traceSpans: `SELECT json FROM spans WHERE trace_id = $1 ${NEWEST_FIRST}`,
-  span: 'SELECT json FROM spans WHERE trace_id = $1 AND span_id = $2 LIMIT 1',
+  // A trace's start-time range first (0002_trace_times.sql), then its spans inside it: the range lets the zone
+  // maps on start_ns skip the row groups written at other times.
+  traceTimes: 'SELECT min(min_start_ns), max(max_start_ns) FROM trace_times WHERE trace_id = $1',
+  traceSpans: `SELECT json FROM spans WHERE trace_id = $1 AND start_ns BETWEEN $2 AND $3 ${NEWEST_FIRST}`,
+  span: 'SELECT json FROM spans WHERE trace_id = $1 AND span_id = $2 AND start_ns BETWEEN $3 AND $4 LIMIT 1',
   stats: 'SELECT (SELECT count(*) FROM spans), (SELECT count(*) FROM state_patches)',
 };
 
@@ -236,10 +240,7 @@ export class DuckDbSpanStore implements SpanStore {
    * no more than a chunk's worth of converted spans is alive at a time. Resolves with the number of
    * records taken, duplicates included.
    */
-  writeStream(
-    records: Iterable<SpanRecordInput> | AsyncIterable<SpanRecordInput>,
-    checkpoint: number,
-  ): Promise<number> {
+  writeStream(records: Iterable<SpanRecordInput>, checkpoint: number): Promise<number> {
     this.assertOpen();
     const prepared =
       Number.isSafeInteger(checkpoint) && checkpoint >= 0
@@ -274,6 +275,7 @@ export class DuckDbSpanStore implements SpanStore {
         await appendChunks(await conn.createAppender('root_and_workflow_spans'), chunks.rootAndWorkflowSpans);
         await appendChunks(await conn.createAppender('llm_traces'), chunks.llmTraces);
         await appendChunks(await conn.createAppender('state_patches'), chunks.statePatches);
+        await appendChunks(await conn.createAppender('trace_times'), chunks.traceTimes);
         for (const name of newServices) {
           await conn.run('INSERT INTO services VALUES ($1) ON CONFLICT DO NOTHING', [name]);
         }
@@ -340,6 +342,11 @@ export class DuckDbSpanStore implements SpanStore {
    */
   async services(): Promise<string> {
     this.assertOpen();
+    return this.servicesJson();
+  }
+
+  /** `services()`, synchronously: the store worker tells the main thread when this changes. */
+  servicesJson(): string {
     // Byte order of the UTF-8 names, as DuckDB's ORDER BY sorted them.
     return JSON.stringify(
       [...this.knownServices].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
@@ -368,17 +375,36 @@ export class DuckDbSpanStore implements SpanStore {
   async traceSpans(traceId: string): Promise<string> {
     // Ids are stored lowercase; anything else names no stored trace.
     if (!TRACE_ID.test(traceId)) return '[]';
-    return this.jsonArray(SQL.traceSpans, [BigInt(`0x${traceId}`)], [UHUGEINT]);
+    const id = BigInt(`0x${traceId}`);
+    const range = await this.traceRange(id);
+    if (!range) return '[]';
+    return this.jsonArray(SQL.traceSpans, [id, ...range], [UHUGEINT, BIGINT, BIGINT]);
   }
 
   async span(traceId: string, spanId: string): Promise<string | null> {
     if (!TRACE_ID.test(traceId) || !SPAN_ID.test(spanId)) return null;
+    const id = BigInt(`0x${traceId}`);
+    const range = await this.traceRange(id);
+    if (!range) return null;
     const [json] = await this.query(
       SQL.span,
-      [BigInt(`0x${traceId}`), BigInt(`0x${spanId}`)],
-      [UHUGEINT, UBIGINT],
+      [id, BigInt(`0x${spanId}`), ...range],
+      [UHUGEINT, UBIGINT, BIGINT, BIGINT],
     );
     return json === undefined ? null : String(json);
+  }
+
+  /**
+   * The earliest and latest span start of a stored trace, or undefined for an unknown one. Read before the
+   * spans, in an earlier or the same committed state: a batch commits its spans and their ranges together,
+   * so every span this range misses was committed after it was read.
+   */
+  private async traceRange(traceId: bigint): Promise<[bigint, bigint] | undefined> {
+    const [min, max] = await this.readers.columns(SQL.traceTimes, [traceId], [UHUGEINT]);
+    const lo = min?.[0];
+    const hi = max?.[0];
+    if (typeof lo !== 'bigint' || typeof hi !== 'bigint') return undefined;
+    return [lo, hi];
   }
 
   /**
@@ -414,6 +440,7 @@ export class DuckDbSpanStore implements SpanStore {
       await conn.run('DELETE FROM root_and_workflow_spans WHERE start_ns <= $1', [edge], [BIGINT]);
       await conn.run('DELETE FROM llm_traces WHERE start_ns <= $1', [edge], [BIGINT]);
       await conn.run('DELETE FROM state_patches WHERE span_start_ns <= $1', [edge], [BIGINT]);
+      await conn.run('DELETE FROM trace_times WHERE max_start_ns <= $1', [edge], [BIGINT]);
       await conn.run('COMMIT');
       return result.rowsChanged;
     } catch (error) {

@@ -112,6 +112,19 @@ const PATCH_COLUMNS: Column<PatchRow>[] = [
   { type: VARCHAR, value: (p) => p.patch.patch },
 ];
 
+/** A trace's earliest and latest span start in one batch: a row of `trace_times` (0002_trace_times.sql). */
+interface TraceTimes {
+  traceId: bigint;
+  minStartNs: bigint;
+  maxStartNs: bigint;
+}
+
+const TRACE_TIMES_COLUMNS: Column<TraceTimes>[] = [
+  { type: UHUGEINT, value: (t) => t.traceId },
+  { type: BIGINT, value: (t) => t.minStartNs },
+  { type: BIGINT, value: (t) => t.maxStartNs },
+];
+
 /** Columns of the `batch_keys` temp table: a span's position in the batch and its key. */
 const KEY_COLUMNS: Column<ParsedSpan>[] = [
   { type: INTEGER, value: (_, position) => position },
@@ -206,6 +219,7 @@ export interface BatchChunks {
   rootAndWorkflowSpans: DuckDBDataChunk[];
   llmTraces: DuckDBDataChunk[];
   statePatches: DuckDBDataChunk[];
+  traceTimes: DuckDBDataChunk[];
   keys: DuckDBDataChunk[];
 }
 
@@ -224,6 +238,9 @@ export class BatchBuilder {
   private readonly llmTraces = new TableChunks(LLM_TRACE_COLUMNS);
   private readonly patches = new TableChunks(PATCH_COLUMNS);
   private readonly keys = new TableChunks(KEY_COLUMNS);
+  /** Per trace of the batch, its start-time range: laid out by `finish`. */
+  private readonly traces = new Map<bigint, TraceTimes>();
+  private readonly traceTimes = new TableChunks(TRACE_TIMES_COLUMNS);
 
   /** Throws (a converter bug) on a malformed id, before anything of the span is added. */
   add(record: SpanRecordInput): void {
@@ -237,10 +254,22 @@ export class BatchBuilder {
     if (span.isRoot || span.isWorkflow) this.listed.add(span, position);
     if (record.isLlm) this.llmTraces.add(span, position);
     for (const patch of record.statePatches) this.patches.add({ span, patch }, position);
+    const times = this.traces.get(span.traceId);
+    if (!times)
+      this.traces.set(span.traceId, {
+        traceId: span.traceId,
+        minStartNs: span.startNs,
+        maxStartNs: span.startNs,
+      });
+    else if (span.startNs < times.minStartNs) times.minStartNs = span.startNs;
+    else if (span.startNs > times.maxStartNs) times.maxStartNs = span.startNs;
   }
 
-  /** Lays out the last, partial chunks. */
+  /** Lays out the last, partial chunks, and the batch's trace time ranges. */
   finish(): void {
+    // Position -1: never one of the duplicates a re-layout drops (a range of a duplicate is harmless).
+    for (const times of this.traces.values()) this.traceTimes.add(times, -1);
+    this.traces.clear();
     for (const table of this.tables()) table.flush();
   }
 
@@ -250,6 +279,7 @@ export class BatchBuilder {
       rootAndWorkflowSpans: this.listed.chunks,
       llmTraces: this.llmTraces.chunks,
       statePatches: this.patches.chunks,
+      traceTimes: this.traceTimes.chunks,
       keys: this.keys.chunks,
     };
   }
@@ -261,12 +291,13 @@ export class BatchBuilder {
       rootAndWorkflowSpans: this.listed.without(skipped),
       llmTraces: this.llmTraces.without(skipped),
       statePatches: this.patches.without(skipped),
+      traceTimes: this.traceTimes.chunks,
       keys: this.keys.without(skipped),
     };
   }
 
   private tables(): Array<{ flush(): void }> {
-    return [this.spans, this.listed, this.llmTraces, this.patches, this.keys];
+    return [this.spans, this.listed, this.llmTraces, this.patches, this.traceTimes, this.keys];
   }
 }
 

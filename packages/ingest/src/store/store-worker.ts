@@ -7,7 +7,7 @@ import { logger } from '@junjo/core/logger';
 import { type ExportPayload, exportRecords } from '../indexer/convert.ts';
 import { DuckDbSpanStore } from './duckdb-span-store.ts';
 import type { SpanRecordInput } from './index.ts';
-import type { StoreReply, StoreRequest, StoreWorkerData } from './worker.ts';
+import type { StoreEvent, StoreReply, StoreRequest, StoreWorkerData } from './worker.ts';
 
 const port = parentPort;
 if (!port) throw new Error('store-worker.ts runs as a worker thread (store/worker.ts starts it)');
@@ -21,7 +21,16 @@ async function main(): Promise<void> {
     reply({ id: 0, ok: false, error });
     return;
   }
-  reply({ id: 0, ok: true, value: undefined });
+  // The services list goes to the main thread whenever it changes, before the reply of the call that
+  // changed it, so the main thread answers `services()` without a round trip.
+  let services = store.servicesJson();
+  const announceServices = () => {
+    const now = store.servicesJson();
+    if (now === services) return;
+    services = now;
+    port!.postMessage({ services } satisfies StoreEvent);
+  };
+  reply({ id: 0, ok: true, value: services });
 
   const operations: Record<string, (...args: never[]) => Promise<unknown>> = {
     // Converted as the store lays the batch out. Like every call that goes through the store's write lane
@@ -54,8 +63,14 @@ async function main(): Promise<void> {
       result = Promise.reject(error);
     }
     result.then(
-      (value) => reply({ id, ok: true, value }),
-      (error: unknown) => reply({ id, ok: false, error }),
+      (value) => {
+        announceServices();
+        reply({ id, ok: true, value });
+      },
+      (error: unknown) => {
+        announceServices();
+        reply({ id, ok: false, error });
+      },
     );
     if (op === 'close') result.finally(() => port!.close());
   });

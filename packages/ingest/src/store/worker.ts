@@ -19,6 +19,11 @@ export interface StoreRequest {
 
 export type StoreReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: unknown };
 
+/** Sent by the worker, unasked, when the list of services changes. */
+export interface StoreEvent {
+  services: string;
+}
+
 /** Files opened through a store worker of this process: each worker's DuckDB sees only its own. */
 const openFiles = new Set<string>();
 
@@ -51,12 +56,18 @@ export class StoreWorker implements SpanStore, ExportWriter {
   >();
   #nextId = 1;
   #stopped: Error | undefined;
+  /** The worker's services list as JSON text, kept current by its events. */
+  #services = '[]';
   #closing: Promise<void> | undefined;
 
   private constructor(worker: Worker, file: string) {
     this.#worker = worker;
     this.#file = file;
-    worker.on('message', (reply: StoreReply) => {
+    worker.on('message', (reply: StoreReply | StoreEvent) => {
+      if ('services' in reply) {
+        this.#services = reply.services;
+        return;
+      }
       const pending = this.#pending.get(reply.id);
       if (!pending) return;
       this.#pending.delete(reply.id);
@@ -74,7 +85,9 @@ export class StoreWorker implements SpanStore, ExportWriter {
     openFiles.add(key);
     const store = new StoreWorker(startWorker({ file: key, options }), key);
     try {
-      await new Promise((resolve, reject) => store.#pending.set(0, { resolve, reject }));
+      store.#services = String(
+        await new Promise((resolve, reject) => store.#pending.set(0, { resolve, reject })),
+      );
     } catch (error) {
       store.#closing = Promise.resolve();
       await store.#worker.terminate();
@@ -117,8 +130,11 @@ export class StoreWorker implements SpanStore, ExportWriter {
     return this.#call('checkpoint');
   }
 
+  /** Answered on this thread: the worker sends the list whenever a commit or retention changes it. */
   services(): Promise<string> {
-    return this.#call('services');
+    if (this.#closing) return Promise.reject(new Error('span store: closed'));
+    if (this.#stopped) return Promise.reject(new Error(`span store: ${this.#stopped.message}`));
+    return Promise.resolve(this.#services);
   }
 
   serviceSpans(service: string, limit: number): Promise<string> {

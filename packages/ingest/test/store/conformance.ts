@@ -191,6 +191,26 @@ export function spanStoreConformance(name: string, makeStore: (file: string) => 
       expect(await store.traceSpans('not-a-trace-id')).toBe('[]');
     });
 
+    it('finds a trace whose spans arrived in batches far apart, with other traces written between', async () => {
+      const store = await openStore();
+      const hour = 3_600_000;
+      const early = record({ trace: 7, span: 70, startMs: 0 });
+      const late = record({ trace: 7, span: 71, parent: 70, startMs: 5 * hour });
+      await store.write([early], 1);
+      // Many spans of other traces in between, in start order, so the late span sits in other row groups.
+      for (let batch = 0; batch < 5; batch++) {
+        const others = Array.from({ length: 2000 }, (_, i) =>
+          record({ trace: 1000 + batch, span: 10_000 + batch * 2000 + i, startMs: batch * hour + i }),
+        );
+        await store.write(others, 2 + batch);
+      }
+      await store.write([late], 10);
+      expect(await store.traceSpans(traceId(7))).toBe(body([late, early]));
+      expect(await store.span(traceId(7), spanId(70))).toBe(early.json);
+      expect(await store.span(traceId(7), spanId(71))).toBe(late.json);
+      expect(await store.span(traceId(8), spanId(71))).toBeNull();
+    });
+
     it('returns one span by trace and span id, or null', async () => {
       const store = await openStore();
       const records = sampleTraces();
