@@ -8,9 +8,13 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TSX = ['--import', 'tsx'];
 
-/** A child process running a TypeScript file of this repo, with its stdout lines available. */
+/**
+ * A child process running a TypeScript file of this repo (through tsx), or a built `.mjs` bundle (plain
+ * node), with its stdout lines available. Relative paths are from the repository root.
+ */
 export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(process.execPath, [...TSX, path.join(REPO_ROOT, file), ...args], {
+  const loader = file.endsWith('.mjs') ? [] : TSX;
+  return spawn(process.execPath, [...loader, path.resolve(REPO_ROOT, file), ...args], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -24,7 +24,10 @@ const SpanQuery = await import('@junjo/core/span-query');
 const User = await import('@junjo/core/user');
 const Session = await import('@junjo/core/session');
 
-const ingest = runTs('packages/ingest/src/main.ts', [], {
+// BENCH_INGEST_ENTRY=dist/ingest/main.mjs (after `npm run build -- ingest`) measures the bundle the container
+// runs instead of the sources through tsx, as `npm start` runs them.
+const INGEST_ENTRY = process.env.BENCH_INGEST_ENTRY ?? 'packages/ingest/src/main.ts';
+const ingest = runTs(INGEST_ENTRY, [], {
   ...process.env,
   JUNJO_INGEST_HOST: '127.0.0.1',
   GRPC_PORT: '0',
@@ -242,7 +245,7 @@ writeReport(
   'bench:query',
   `## Span store: indexing and queries (\`npm run bench:query\`)
 
-Machine: ${machine()}. Run at ${new Date().toISOString()}.
+Machine: ${machine()}. Run at ${new Date().toISOString()}. Ingest process: \`${INGEST_ENTRY}\`.
 
 ${set.spans.toLocaleString('en')} spans (${TRACES.toLocaleString('en')} traces × 20 spans, 20 services, a tenth of the traces with an
 LLM span, half of them workflows) sent through a real ingest process over OTLP/gRPC (16 requests in flight, 500
