@@ -55,13 +55,46 @@ interface Reader {
 class ReaderPool {
   private readonly idle: Reader[];
   private readonly waiting: Array<(reader: Reader) => void> = [];
+  /** Queries running or waiting for a connection. */
+  active = 0;
+  private quiet: Array<() => void> = [];
 
   constructor(private readonly readers: Reader[]) {
     this.idle = [...readers];
   }
 
+  /** Resolves when no query is running, or after `maxMs`, whichever comes first. */
+  whenQuiet(maxMs: number): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, maxMs);
+      this.quiet.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private begin(): void {
+    this.active++;
+  }
+
+  private end(): void {
+    if (--this.active > 0) return;
+    for (const wake of this.quiet.splice(0)) wake();
+  }
+
   /** Runs `sql` with `values` and returns the result's columns. */
   async columns(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<DuckDBValue[][]> {
+    this.begin();
+    try {
+      return await this.run(sql, values, types);
+    } finally {
+      this.end();
+    }
+  }
+
+  private async run(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<DuckDBValue[][]> {
     const reader = await this.acquire();
     try {
       let statement = reader.statements.get(sql);
@@ -119,16 +152,29 @@ class ReaderPool {
 const ROWS_PER_YIELD = 256;
 
 /**
+ * Queries go first: while one runs, laying out a batch pauses (between steps, for at most this long each
+ * time), so the query has the thread and a core to itself. A batch still advances between queries that
+ * follow each other without a gap.
+ */
+const QUERY_PRIORITY_MS = 20;
+
+/**
  * Parses ids and lays the spans out in column chunks as they come (see `BatchBuilder`): most of a write's
  * JavaScript work. It starts when `write` is called, so a caller that issues the next batch before the
  * previous one resolves overlaps it with that batch's commit (which runs on DuckDB's threads), and it yields
  * to the event loop as it goes.
  */
-async function prepareBatch(records: Iterable<SpanRecordInput>): Promise<BatchBuilder> {
+async function prepareBatch(
+  records: Iterable<SpanRecordInput>,
+  pause: () => Promise<void>,
+): Promise<BatchBuilder> {
   const batch = new BatchBuilder();
   for (const record of records) {
     batch.add(record);
-    if (batch.count % ROWS_PER_YIELD === 0) await setImmediate();
+    if (batch.count % ROWS_PER_YIELD === 0) {
+      await setImmediate();
+      await pause();
+    }
   }
   batch.finish();
   return batch;
@@ -244,7 +290,7 @@ export class DuckDbSpanStore implements SpanStore {
     this.assertOpen();
     const prepared =
       Number.isSafeInteger(checkpoint) && checkpoint >= 0
-        ? prepareBatch(records)
+        ? prepareBatch(records, () => this.readers.whenQuiet(QUERY_PRIORITY_MS))
         : Promise.reject(new RangeError(`span store: bad checkpoint ${checkpoint}`));
     // Handled in the lane below; this keeps a rejection from counting as unhandled until then.
     prepared.catch(() => {});
