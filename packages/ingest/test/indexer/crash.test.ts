@@ -44,6 +44,7 @@ function startChild(): Promise<number> {
 }
 
 describe('indexer crash safety', () => {
+  // 10 starts of a real ingest process under load: ~40–50 s here; the default 60 s left little margin.
   it('loses and duplicates no acknowledged span when ingest is killed mid-indexing, 10 times', async () => {
     Object.assign(process.env, env);
     const { key } = await ApiKey.create('index crash');
@@ -105,5 +106,5 @@ describe('indexer crash safety', () => {
       await store.close();
       await wal.close();
     }
-  });
+  }, 180_000);
 });
