@@ -63,7 +63,8 @@ describe('npm start', () => {
 
     const [, base] = await waitFor(/HTTP API:\s+(http:\/\/\S+)/, 30_000);
     const [, otlpHttp] = await waitFor(/OTLP\/HTTP:\s+(http:\/\/\S+)/, 1000);
-    expect(output).toContain('No user exists yet');
+    // Printed after a database check that follows the URLs, so it may arrive in a later chunk.
+    await waitFor(/No user exists yet/, 10_000);
     expect(statSync(path.join(dataDir, 'session-secret')).mode & 0o777).toBe(0o600);
 
     const health = await fetch(`${base}/health`);
