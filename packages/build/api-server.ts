@@ -12,16 +12,7 @@ import { createApp, type Handler, listen } from '@junjo/local/server';
 
 /** Applies the migrations, serves `handlers` (route module path → handler) and stops cleanly on SIGTERM. */
 export async function serve(handlers: Readonly<Record<string, Handler>>): Promise<void> {
-  let config: Config.Config;
-  try {
-    config = Config.get();
-  } catch (error) {
-    if (error instanceof Config.ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = Config.getOrExit();
   const missing = routes.filter((r) => !handlers[r.handler]).map((r) => r.handler);
   if (missing.length > 0) throw new Error(`the bundle lacks handlers for: ${missing.join(', ')}`);
 

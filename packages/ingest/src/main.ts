@@ -8,16 +8,7 @@ import { logger } from '@junjo/core/logger';
 import { startIngest } from './server.ts';
 
 async function main(): Promise<void> {
-  let config: Config.Config;
-  try {
-    config = Config.get();
-  } catch (error) {
-    if (error instanceof Config.ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = Config.getOrExit();
   const ingest = await startIngest(config);
   const { host, internalHost } = config.ingest;
   process.stdout.write(

@@ -13,16 +13,7 @@ import { spawnIngest } from './ingest-process.ts';
 import { createApp, defaultLoadHandler, listen } from './server.ts';
 
 async function main(): Promise<void> {
-  let config: Config.Config;
-  try {
-    config = Config.get();
-  } catch (error) {
-    if (error instanceof Config.ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = Config.getOrExit();
 
   await Db.migrate();
   // Load every handler now: an import error surfaces at start, and first requests are not slowed.

@@ -369,6 +369,22 @@ export function get(): Config {
 }
 
 /**
+ * `get()` for a process's entry point: a bad configuration prints its one-line-per-variable message to
+ * stderr and exits 1, instead of a stack trace.
+ */
+export function getOrExit(): Config {
+  try {
+    return get();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/**
  * Replaces parts of the loaded config. Only for the self-host launcher, which learns the span query
  * service's address at run time (port 0 in tests) after it has loaded the config.
  */

@@ -216,6 +216,8 @@ export class DuckDbSpanStore implements SpanStore {
   private closed: Promise<void> | undefined;
   /** Set by a failed write; cleared in lane order by `checkpoint()` (see `write`). */
   private failed = false;
+  /** `servicesJson()` of the current `knownServices`; cleared whenever that set changes. */
+  private servicesText: string | undefined;
 
   private constructor(
     private readonly file: string,
@@ -337,6 +339,7 @@ export class DuckDbSpanStore implements SpanStore {
       throw error;
     }
     for (const name of newServices) this.knownServices.add(name);
+    if (newServices.length > 0) this.servicesText = undefined;
   }
 
   /**
@@ -393,10 +396,12 @@ export class DuckDbSpanStore implements SpanStore {
 
   /** `services()`, synchronously: the store worker tells the main thread when this changes. */
   servicesJson(): string {
+    // Rendered once per change of the set, not per call: the worker compares it after every call.
     // Byte order of the UTF-8 names, as DuckDB's ORDER BY sorted them.
-    return JSON.stringify(
+    this.servicesText ??= JSON.stringify(
       [...this.knownServices].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
     );
+    return this.servicesText;
   }
 
   async serviceSpans(service: string, limit: number): Promise<string> {
@@ -504,6 +509,7 @@ export class DuckDbSpanStore implements SpanStore {
     const names = (await conn.runAndReadAll('SELECT service_name FROM services')).getColumns()[0] ?? [];
     this.knownServices.clear();
     for (const name of names) this.knownServices.add(String(name));
+    this.servicesText = undefined;
     try {
       await conn.run('CHECKPOINT');
     } catch {

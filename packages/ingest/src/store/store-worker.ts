@@ -42,7 +42,6 @@ async function main(): Promise<void> {
     checkpoint: () => store.checkpoint(),
     deleteOlderThan: (cutoffNs: bigint) => store.deleteOlderThan(cutoffNs),
     snapshot: (target: string) => store.snapshot(target),
-    services: () => store.services(),
     serviceSpans: (service: string, limit: number) => store.serviceSpans(service, limit),
     rootSpans: (service: string, query: { hasLlm: boolean; limit: number }) =>
       store.rootSpans(service, query),
