@@ -19,11 +19,13 @@ export type {
 } from './otlp.ts';
 export {
   NO_SERVICE_NAME,
+  resourceServiceName,
   SPAN_KIND_NAMES,
   type SpanKindName,
   type SpanRecord,
   type SpanStatusCode,
   type StatePatch,
+  toSpanRecord,
   toSpanRecords,
 } from './record.ts';
 export { formatSpanTime } from './timestamp.ts';

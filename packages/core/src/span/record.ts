@@ -107,14 +107,24 @@ export function toSpanRecords(request: TraceRequest): SpanRecord[] {
           lastTraceBytes = span.traceId;
           lastTraceHex = toHex(span.traceId);
         }
-        records.push(toSpanRecord(span, lastTraceHex, serviceName, serviceContent));
+        records.push(spanRecord(span, lastTraceHex, serviceName, serviceContent));
       }
     }
   }
   return records;
 }
 
-function resourceServiceName(attributes: KeyValue[]): string {
+/**
+ * One span as {@link toSpanRecords} converts it, given the service name of its resource
+ * ({@link resourceServiceName}). The span store keeps most spans as their OTLP bytes and converts them
+ * with this when they are read, so a span read back is the text it would have been stored as.
+ */
+export function toSpanRecord(span: Span, serviceName: string): SpanRecord {
+  return spanRecord(span, toHex(span.traceId), serviceName, jsonStringContent(serviceName));
+}
+
+/** `service.name` of a resource's attributes (the last one wins), or {@link NO_SERVICE_NAME}. */
+export function resourceServiceName(attributes: KeyValue[]): string {
   let name = '';
   for (const kv of attributes) if (kv.key === 'service.name') name = stringValue(kv.value);
   return name === '' ? NO_SERVICE_NAME : name;
@@ -197,7 +207,7 @@ function deriveAttributes(attributes: KeyValue[]): DerivedAttributes {
   return d;
 }
 
-function toSpanRecord(span: Span, traceId: string, serviceName: string, serviceContent: string): SpanRecord {
+function spanRecord(span: Span, traceId: string, serviceName: string, serviceContent: string): SpanRecord {
   const spanId = toHex(span.spanId);
   const parentSpanId = span.parentSpanId.length === 0 ? null : toHex(span.parentSpanId);
   const kind = SPAN_KIND_NAMES[span.kind] ?? 'UNSPECIFIED';

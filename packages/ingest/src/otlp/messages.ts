@@ -99,6 +99,8 @@ const PROTO_FILES = [
 
 interface Types {
   request: protobuf.Type;
+  span: protobuf.Type;
+  resource: protobuf.Type;
   logsResponse: protobuf.Type;
   metricsResponse: protobuf.Type;
 }
@@ -130,6 +132,8 @@ function otlpTypes(): Types {
     const r = protoRoot();
     types = {
       request: r.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest'),
+      span: r.lookupType('opentelemetry.proto.trace.v1.Span'),
+      resource: r.lookupType('opentelemetry.proto.resource.v1.Resource'),
       logsResponse: r.lookupType('opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse'),
       metricsResponse: r.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse'),
     };
@@ -307,6 +311,20 @@ export function decodeTraceRequest(bytes: Uint8Array): TraceRequest {
       schemaUrl: rs.schemaUrl,
     })),
   };
+}
+
+/**
+ * Decodes one `Span` message, as `decodeTraceRequest` decodes it inside a request: the span store keeps
+ * spans as these bytes and converts them when they are read. Throws on undecodable bytes.
+ */
+export function decodeSpan(bytes: Uint8Array): Span {
+  return toSpan(otlpTypes().span.decode(bytes) as unknown as PbSpan);
+}
+
+/** The attributes of one `Resource` message, as `decodeTraceRequest` decodes them. */
+export function decodeResourceAttributes(bytes: Uint8Array): KeyValue[] {
+  const resource = otlpTypes().resource.decode(bytes) as unknown as { attributes: PbKeyValue[] };
+  return keyValues(resource.attributes);
 }
 
 function toSpan(s: PbSpan): Span {

@@ -13,9 +13,10 @@ import {
   UHUGEINT,
   VARCHAR,
 } from '@duckdb/node-api';
-import type { RootSpansQuery, SpanRecordInput, SpanStore, SpanStoreStats } from './index.ts';
+import type { RootSpansQuery, SpanRecordInput, SpanStore, SpanStoreStats, WireSpanInput } from './index.ts';
 import { applySchema } from './schema.ts';
 import { appendChunks, BatchBuilder } from './span-chunks.ts';
+import { spanTexts } from './span-text.ts';
 
 export interface DuckDbSpanStoreOptions {
   /** DuckDB's buffer-pool limit (DuckDB size syntax). The ingest process has an RSS budget; default 256MB. */
@@ -165,7 +166,7 @@ const QUERY_PRIORITY_MS = 20;
  * to the event loop as it goes.
  */
 async function prepareBatch(
-  records: Iterable<SpanRecordInput>,
+  records: Iterable<SpanRecordInput | WireSpanInput>,
   pause: () => Promise<void>,
 ): Promise<BatchBuilder> {
   const batch = new BatchBuilder();
@@ -190,8 +191,11 @@ function assertLimit(limit: number): void {
 // Every list sorts by start time, newest first; span_id breaks ties so equal start times keep one order.
 const NEWEST_FIRST = 'ORDER BY start_ns DESC, span_id DESC';
 
+/** What a `spans` row's JSON text is made from (`spanTexts`). */
+const SPAN_TEXT = 'json, otlp, service_name';
+
 const SQL = {
-  serviceSpans: `SELECT json FROM spans WHERE service_name = $1 ${NEWEST_FIRST} LIMIT $2`,
+  serviceSpans: `SELECT ${SPAN_TEXT} FROM spans WHERE service_name = $1 ${NEWEST_FIRST} LIMIT $2`,
   rootSpans: `SELECT json FROM root_and_workflow_spans WHERE service_name = $1 AND is_root ${NEWEST_FIRST} LIMIT $2`,
   // A trace qualifies through any of its spans, in any service.
   llmRootSpans: `SELECT json FROM root_and_workflow_spans
@@ -201,8 +205,8 @@ const SQL = {
   // A trace's start-time range first (0002_trace_times.sql), then its spans inside it: the range lets the zone
   // maps on start_ns skip the row groups written at other times.
   traceTimes: 'SELECT min(min_start_ns), max(max_start_ns) FROM trace_times WHERE trace_id = $1',
-  traceSpans: `SELECT json FROM spans WHERE trace_id = $1 AND start_ns BETWEEN $2 AND $3 ${NEWEST_FIRST}`,
-  span: 'SELECT json FROM spans WHERE trace_id = $1 AND span_id = $2 AND start_ns BETWEEN $3 AND $4 LIMIT 1',
+  traceSpans: `SELECT ${SPAN_TEXT} FROM spans WHERE trace_id = $1 AND start_ns BETWEEN $2 AND $3 ${NEWEST_FIRST}`,
+  span: `SELECT ${SPAN_TEXT} FROM spans WHERE trace_id = $1 AND span_id = $2 AND start_ns BETWEEN $3 AND $4 LIMIT 1`,
   stats: 'SELECT (SELECT count(*) FROM spans), (SELECT count(*) FROM state_patches)',
 };
 
@@ -288,7 +292,7 @@ export class DuckDbSpanStore implements SpanStore {
    * no more than a chunk's worth of converted spans is alive at a time. Resolves with the number of
    * records taken, duplicates included.
    */
-  writeStream(records: Iterable<SpanRecordInput>, checkpoint: number): Promise<number> {
+  writeStream(records: Iterable<SpanRecordInput | WireSpanInput>, checkpoint: number): Promise<number> {
     this.assertOpen();
     const prepared =
       Number.isSafeInteger(checkpoint) && checkpoint >= 0
@@ -406,7 +410,7 @@ export class DuckDbSpanStore implements SpanStore {
 
   async serviceSpans(service: string, limit: number): Promise<string> {
     assertLimit(limit);
-    return this.jsonArray(SQL.serviceSpans, [service, BigInt(limit)], [VARCHAR, BIGINT]);
+    return this.spanArray(SQL.serviceSpans, [service, BigInt(limit)], [VARCHAR, BIGINT]);
   }
 
   async rootSpans(service: string, { hasLlm, limit }: RootSpansQuery): Promise<string> {
@@ -429,7 +433,7 @@ export class DuckDbSpanStore implements SpanStore {
     const id = BigInt(`0x${traceId}`);
     const range = await this.traceRange(id);
     if (!range) return '[]';
-    return this.jsonArray(SQL.traceSpans, [id, ...range], [UHUGEINT, BIGINT, BIGINT]);
+    return this.spanArray(SQL.traceSpans, [id, ...range], [UHUGEINT, BIGINT, BIGINT]);
   }
 
   async span(traceId: string, spanId: string): Promise<string | null> {
@@ -437,12 +441,15 @@ export class DuckDbSpanStore implements SpanStore {
     const id = BigInt(`0x${traceId}`);
     const range = await this.traceRange(id);
     if (!range) return null;
-    const [json] = await this.query(
-      SQL.span,
-      [id, BigInt(`0x${spanId}`), ...range],
-      [UHUGEINT, UBIGINT, BIGINT, BIGINT],
+    this.assertOpen();
+    const [json] = spanTexts(
+      await this.readers.columns(
+        SQL.span,
+        [id, BigInt(`0x${spanId}`), ...range],
+        [UHUGEINT, UBIGINT, BIGINT, BIGINT],
+      ),
     );
-    return json === undefined ? null : String(json);
+    return json ?? null;
   }
 
   /**
@@ -545,6 +552,12 @@ export class DuckDbSpanStore implements SpanStore {
   private async jsonArray(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<string> {
     // The stored texts are complete JSON values: joining them is the response body, with no re-serialising.
     return `[${(await this.query(sql, values, types)).join(',')}]`;
+  }
+
+  /** `jsonArray` for a `spans` query selecting SPAN_TEXT. */
+  private async spanArray(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<string> {
+    this.assertOpen();
+    return `[${spanTexts(await this.readers.columns(sql, values, types)).join(',')}]`;
   }
 
   private async query(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<DuckDBValue[]> {

@@ -45,6 +45,30 @@ export interface SpanRecordInput {
   json: string;
 }
 
+/**
+ * A span as the indexer's fast path reads it from the wire (`indexer/wire-spans.ts`): ids already numbers,
+ * and the span's OTLP `Span` bytes instead of its JSON text, which the store derives when a query reads the
+ * span (with core's `toSpanRecord`, so it is the text the record path would have stored).
+ */
+export interface WireSpanInput {
+  /** The 16 id bytes as one big-endian number. */
+  traceId: bigint;
+  /** The 8 id bytes as one big-endian number. */
+  spanId: bigint;
+  serviceName: string;
+  startNs: bigint;
+  /** No parent span. */
+  isRoot: boolean;
+  /** `junjo.span_type` is `workflow`. */
+  isWorkflow: boolean;
+  isLlm: boolean;
+  statePatches: StatePatchInput[];
+  /** The Span object's JSON text for root and workflow spans (the lists keep it ready); else `null`. */
+  json: string | null;
+  /** The span's `Span` message bytes. */
+  otlp: Uint8Array;
+}
+
 /** Options of {@link SpanStore.rootSpans}. */
 export interface RootSpansQuery {
   /** Only roots of traces that contain at least one LLM span (in any service). */
@@ -72,7 +96,8 @@ export interface SpanStoreStats {
  *   whether it comes back through a replay or a client re-sending an export, in one batch or across batches.
  * - **Newest first.** Every list is ordered by span start time, newest first.
  * - **JSON verbatim.** Queries answer with the stored `json` texts unchanged, joined into the HTTP body
- *   (`[` + texts joined by `,` + `]`), never re-serialised.
+ *   (`[` + texts joined by `,` + `]`), never re-serialised; a span stored as its OTLP bytes (the indexer's
+ *   `WireSpanInput`) answers with the text core's converter makes of them.
  * - **Serial writes.** `write` and `deleteOlderThan` calls are applied one after another in call order;
  *   queries may run concurrently with them and see only committed batches.
  */

@@ -1,7 +1,9 @@
 import { setImmediate } from 'node:timers/promises';
 import {
   BIGINT,
+  BLOB,
   BOOLEAN,
+  blobValue,
   type DuckDBAppender,
   DuckDBDataChunk,
   type DuckDBType,
@@ -11,7 +13,7 @@ import {
   UHUGEINT,
   VARCHAR,
 } from '@duckdb/node-api';
-import type { SpanRecordInput, StatePatchInput } from './index.ts';
+import type { SpanRecordInput, StatePatchInput, WireSpanInput } from './index.ts';
 
 /**
  * Rows per data chunk (DuckDB takes up to 2048). Smaller chunks free each converted span sooner: with 512
@@ -39,7 +41,10 @@ export interface ParsedSpan {
   /** No parent: a root span. */
   isRoot: boolean;
   isWorkflow: boolean;
-  json: string;
+  /** Null for a span kept as its OTLP bytes only (a `WireSpanInput` that is neither root nor workflow). */
+  json: string | null;
+  /** The span's OTLP bytes (`WireSpanInput`); null for a converted record, stored as its JSON. */
+  otlp: Uint8Array | null;
 }
 
 /**
@@ -66,17 +71,27 @@ export function parseSpan(record: SpanRecordInput): ParsedSpan {
     isRoot: record.parentSpanId === null,
     isWorkflow: record.junjoSpanType === 'workflow',
     json: record.json,
+    otlp: null,
   };
 }
 
-// Column order is the table's (0001_spans.sql): the appender matches chunk columns to table columns by position.
+// Column order is the table's (0001_spans.sql, 0003_span_otlp.sql): the appender matches chunk columns to
+// table columns by position.
 const SPAN_COLUMNS: Column<ParsedSpan>[] = [
   { type: UHUGEINT, value: (s) => s.traceId },
   { type: UBIGINT, value: (s) => s.spanId },
   { type: VARCHAR, value: (s) => s.serviceName },
   { type: BIGINT, value: (s) => s.startNs },
-  { type: VARCHAR, value: (s) => s.json },
+  // A span kept as OTLP bytes has no JSON here, even a root or workflow one: its text is derived when read.
+  { type: VARCHAR, value: (s) => (s.otlp === null ? s.json : null) },
+  { type: BLOB, value: (s) => (s.otlp === null ? null : blobValue(s.otlp)) },
 ];
+
+/** The listed tables' JSON text of a span; every input the indexer makes for a listed span carries it. */
+function listedJson(s: ParsedSpan): string {
+  if (s.json === null) throw new TypeError('span store: a root or workflow span came without its JSON text');
+  return s.json;
+}
 
 // Columns of root_and_workflow_spans.
 const LISTED_COLUMNS: Column<ParsedSpan>[] = [
@@ -86,7 +101,7 @@ const LISTED_COLUMNS: Column<ParsedSpan>[] = [
   { type: BIGINT, value: (s) => s.startNs },
   { type: BOOLEAN, value: (s) => s.isRoot },
   { type: BOOLEAN, value: (s) => s.isWorkflow },
-  { type: VARCHAR, value: (s) => s.json },
+  { type: VARCHAR, value: listedJson },
 ];
 
 const LLM_TRACE_COLUMNS: Column<ParsedSpan>[] = [
@@ -242,9 +257,13 @@ export class BatchBuilder {
   private readonly traces = new Map<bigint, TraceTimes>();
   private readonly traceTimes = new TableChunks(TRACE_TIMES_COLUMNS);
 
-  /** Throws (a converter bug) on a malformed id, before anything of the span is added. */
-  add(record: SpanRecordInput): void {
-    const span = parseSpan(record);
+  /**
+   * Throws (a converter bug) on a malformed id, or a listed span without its JSON, before anything of the
+   * span is added.
+   */
+  add(record: SpanRecordInput | WireSpanInput): void {
+    const span: ParsedSpan = 'otlp' in record ? record : parseSpan(record);
+    if ((span.isRoot || span.isWorkflow) && span.json === null) listedJson(span);
     const position = this.count++;
     if (position === 0 || record.startNs < this.minStartNs) this.minStartNs = record.startNs;
     if (position === 0 || record.startNs > this.maxStartNs) this.maxStartNs = record.startNs;

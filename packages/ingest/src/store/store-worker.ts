@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { logger } from '@junjo/core/logger';
-import { type ExportPayload, exportRecords } from '../indexer/convert.ts';
+import type { ExportPayload } from '../indexer/convert.ts';
+import { wireSpans } from '../indexer/wire-spans.ts';
 import { DuckDbSpanStore } from './duckdb-span-store.ts';
 import type { SpanRecordInput } from './index.ts';
 import type { StoreEvent, StoreReply, StoreRequest, StoreWorkerData } from './worker.ts';
@@ -33,11 +34,12 @@ async function main(): Promise<void> {
   reply({ id: 0, ok: true, value: services });
 
   const operations: Record<string, (...args: never[]) => Promise<unknown>> = {
-    // Converted as the store lays the batch out. Like every call that goes through the store's write lane
+    // Read from the wire as the store lays the batch out (spans stored as their OTLP bytes, see
+    // indexer/wire-spans.ts). Like every call that goes through the store's write lane
     // (write, checkpoint, retention, close), it takes its place in the lane when its message arrives, so
     // batches commit in the order the indexer sent them however long each takes to convert.
     writeExports: (exports: ExportPayload[], checkpoint: number) =>
-      store.writeStream(exportRecords(exports), checkpoint),
+      store.writeStream(wireSpans(exports), checkpoint),
     write: (records: SpanRecordInput[], checkpoint: number) => store.write(records, checkpoint),
     checkpoint: () => store.checkpoint(),
     deleteOlderThan: (cutoffNs: bigint) => store.deleteOlderThan(cutoffNs),
