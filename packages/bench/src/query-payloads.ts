@@ -73,3 +73,57 @@ export function buildTraceSet(
   }
   return { requests, traceIds, services: serviceNames, spans: traces * spansPerTrace };
 }
+
+/**
+ * A copy of `request` (an ExportTraceServiceRequest as `buildTraceSet` encodes it) whose trace, span and
+ * parent ids all have their last four bytes XORed with `n`: the same traces, under ids no earlier copy used
+ * (for n ≥ 1, distinct n), parents still pointing at their roots. A load generator that re-sent its
+ * templates unchanged would feed the indexer nothing but duplicates, which it stores no rows for.
+ */
+export function withFreshIds(request: Buffer, n: number): Buffer {
+  const out = Buffer.from(request);
+  const mask = [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+  const varint = (at: number): [number, number] => {
+    let value = 0;
+    let shift = 0;
+    let pos = at;
+    for (;;) {
+      const b = out[pos++]!;
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return [value, pos];
+      shift += 7;
+    }
+  };
+  // Calls `visit(field, start, end)` for each length-delimited field of the message at [start, end).
+  const fields = (start: number, end: number, visit: (field: number, from: number, to: number) => void) => {
+    let pos = start;
+    while (pos < end) {
+      const [tag, afterTag] = varint(pos);
+      const wire = tag & 7;
+      if (wire === 2) {
+        const [len, from] = varint(afterTag);
+        visit(tag >>> 3, from, from + len);
+        pos = from + len;
+      } else if (wire === 0) pos = varint(afterTag)[1];
+      else if (wire === 1) pos = afterTag + 8;
+      else if (wire === 5) pos = afterTag + 4;
+      else throw new Error(`withFreshIds: wire type ${wire}`);
+    }
+  };
+  const xorTail = (from: number, to: number) => {
+    for (let i = 0; i < 4; i++) out[to - 4 + i]! ^= mask[i]!;
+  };
+  fields(0, out.length, (f, rs, re) => {
+    if (f !== 1) return;
+    fields(rs, re, (f2, ss, se) => {
+      if (f2 !== 2) return;
+      fields(ss, se, (f3, s, e) => {
+        if (f3 !== 2) return;
+        fields(s, e, (id, from, to) => {
+          if ((id === 1 || id === 2 || id === 4) && to - from >= 8) xorTail(from, to);
+        });
+      });
+    });
+  });
+  return out;
+}

@@ -217,7 +217,7 @@ const background = runTs('packages/bench/src/load/grpc.ts', [
     warmupSeconds: 0,
     concurrency: 4,
     channels: 1,
-    kind: 'small',
+    kind: 'traces',
     key,
     ratePerSecond: Math.round(indexRate / 2),
   }),

@@ -4,6 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { buildRequests, type PayloadKind } from '../payloads.ts';
+import { buildTraceSet, withFreshIds } from '../query-payloads.ts';
 import { drive } from './stats.ts';
 
 const o = JSON.parse(process.argv[2]!) as {
@@ -12,12 +13,18 @@ const o = JSON.parse(process.argv[2]!) as {
   warmupSeconds: number;
   concurrency: number;
   channels: number;
-  kind: PayloadKind;
+  /**
+   * `traces`: the bench:query trace set's shape (traces of 20 spans, one root each, 20 services; 500 spans
+   * per request), every request under ids never sent before, so an indexer behind the receivers has new
+   * spans to store. The other kinds re-send 16 templates of 512 unrelated root spans.
+   */
+  kind: PayloadKind | 'traces';
   key: string;
   /** Spans per second to aim for (0 or absent: as fast as possible). */
   ratePerSecond?: number;
 };
-const requests = buildRequests(o.kind, 16);
+const requests = o.kind === 'traces' ? buildTraceSet(2_000, 20, 20).requests : buildRequests(o.kind, 16);
+const spansPerRequest = o.kind === 'traces' ? 500 : 512;
 const raw = (b: Buffer) => b;
 const clients = Array.from(
   { length: o.channels },
@@ -37,11 +44,13 @@ let sent = 0;
 const result = await drive(o, async (slot) => {
   if (o.ratePerSecond) {
     // Pace to the target rate: wait until this request's share of the schedule is due.
-    const dueMs = ((sent++ * 512) / o.ratePerSecond) * 1000;
+    const dueMs = ((sent++ * spansPerRequest) / o.ratePerSecond) * 1000;
     const wait = started + dueMs - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
-  const body = requests[next++ % requests.length]!;
+  const n = next++;
+  const template = requests[n % requests.length]!;
+  const body = o.kind === 'traces' ? withFreshIds(template, n + 1) : template;
   return new Promise<number>((resolve, reject) =>
     clients[slot % clients.length]!.makeUnaryRequest(
       '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
@@ -49,7 +58,7 @@ const result = await drive(o, async (slot) => {
       raw,
       body,
       metadata,
-      (error) => (error ? reject(error) : resolve(512)),
+      (error) => (error ? reject(error) : resolve(spansPerRequest)),
     ),
   );
 });

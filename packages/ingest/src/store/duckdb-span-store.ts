@@ -194,14 +194,25 @@ const NEWEST_FIRST = 'ORDER BY start_ns DESC, span_id DESC';
 /** What a `spans` row's JSON text is made from (`spanTexts`). */
 const SPAN_TEXT = 'json, otlp, service_name';
 
+/** The `json` texts of `page` (which selects json, start_ns, span_id), newest first, joined by commas. */
+function joinedJson(page: string): string {
+  return `SELECT string_agg(json, ',' ${NEWEST_FIRST}) FROM (${page})`;
+}
+
 const SQL = {
   serviceSpans: `SELECT ${SPAN_TEXT} FROM spans WHERE service_name = $1 ${NEWEST_FIRST} LIMIT $2`,
-  rootSpans: `SELECT json FROM root_and_workflow_spans WHERE service_name = $1 AND is_root ${NEWEST_FIRST} LIMIT $2`,
+  // The listed tables hold every row's JSON text: DuckDB joins the page into one string (one allocation on
+  // the worker's heap instead of one per span, which the garbage collector then had to promote and sweep).
+  rootSpans: joinedJson(
+    `SELECT json, start_ns, span_id FROM root_and_workflow_spans WHERE service_name = $1 AND is_root ${NEWEST_FIRST} LIMIT $2`,
+  ),
   // A trace qualifies through any of its spans, in any service.
-  llmRootSpans: `SELECT json FROM root_and_workflow_spans
+  llmRootSpans: joinedJson(`SELECT json, start_ns, span_id FROM root_and_workflow_spans
     WHERE service_name = $1 AND is_root AND trace_id IN (SELECT trace_id FROM llm_traces)
-    ${NEWEST_FIRST} LIMIT $2`,
-  workflows: `SELECT json FROM root_and_workflow_spans WHERE service_name = $1 AND is_workflow ${NEWEST_FIRST} LIMIT $2`,
+    ${NEWEST_FIRST} LIMIT $2`),
+  workflows: joinedJson(
+    `SELECT json, start_ns, span_id FROM root_and_workflow_spans WHERE service_name = $1 AND is_workflow ${NEWEST_FIRST} LIMIT $2`,
+  ),
   // A trace's start-time range first (0002_trace_times.sql), then its spans inside it: the range lets the zone
   // maps on start_ns skip the row groups written at other times.
   traceTimes: 'SELECT min(min_start_ns), max(max_start_ns) FROM trace_times WHERE trace_id = $1',
@@ -301,14 +312,23 @@ export class DuckDbSpanStore implements SpanStore {
     // Handled in the lane below; this keeps a rejection from counting as unhandled until then.
     prepared.catch(() => {});
     return this.lane.run(async () => {
-      if (this.failed) throw new Error('span store: an earlier write failed; resume from checkpoint()');
+      if (this.failed) {
+        prepared.then(
+          (refused) => refused.release(),
+          () => {},
+        );
+        throw new Error('span store: an earlier write failed; resume from checkpoint()');
+      }
+      let batch: BatchBuilder | undefined;
       try {
-        const batch = await prepared;
+        batch = await prepared;
         await this.commit(batch, checkpoint);
         return batch.count;
       } catch (error) {
         this.failed = true;
         throw error;
+      } finally {
+        batch?.release();
       }
     });
   }
@@ -549,9 +569,10 @@ export class DuckDbSpanStore implements SpanStore {
     if (this.closed) throw new Error('span store: closed');
   }
 
+  /** The body for a `joinedJson` query: the stored texts are complete JSON values, never re-serialised. */
   private async jsonArray(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<string> {
-    // The stored texts are complete JSON values: joining them is the response body, with no re-serialising.
-    return `[${(await this.query(sql, values, types)).join(',')}]`;
+    const [joined] = await this.query(sql, values, types);
+    return `[${typeof joined === 'string' ? joined : ''}]`;
   }
 
   /** `jsonArray` for a `spans` query selecting SPAN_TEXT. */
