@@ -80,6 +80,15 @@ await Promise.all(
 const acknowledgedAt = performance.now();
 await SpanQuery.flushWal();
 const queryableAt = performance.now();
+// Measured now, while the store holds exactly the loaded spans (the background load below adds more).
+const files = ['spans.duckdb', 'spans.duckdb.wal'].map((f) => {
+  try {
+    return statSync(path.join(dataDir, f)).size;
+  } catch {
+    return 0;
+  }
+});
+const bytesPerSpan = (files[0]! + files[1]!) / set.spans;
 for (const client of clients) client.close();
 const ingestRate = set.spans / ((acknowledgedAt - loadStart) / 1000);
 const indexRate = set.spans / ((queryableAt - loadStart) / 1000);
@@ -228,14 +237,6 @@ const busy = await measureAll(`ingest at ${Math.round(indexRate / 2 / 1000)}K sp
 const rssBusy = peakBefore();
 background.kill('SIGTERM');
 
-const files = ['spans.duckdb', 'spans.duckdb.wal'].map((f) => {
-  try {
-    return statSync(path.join(dataDir, f)).size;
-  } catch {
-    return 0;
-  }
-});
-const bytesPerSpan = (files[0]! + files[1]!) / set.spans;
 await stop(ingest);
 SpanQuery.close();
 rmSync(dataDir, { recursive: true, force: true });
@@ -257,7 +258,9 @@ spans each), then \`POST /api/admin/flush-wal\`'s call waits until all are query
 - Ingest process RSS: peak ${mb(rssIdle)} through loading and idle queries; ${mb(rssBusy)} while serving queries during ingest.
 
 p50 / p95 over ${RUNS} runs each, at the query service (gRPC, as the handlers call it) and through the HTTP handler
-(the exported Lambda handler with a real session, in this process):
+(the exported Lambda handler with a real session, in this process). "During ingest": a load generator process
+sends new spans of the same shape (20-span traces under fresh ids) at half the end-to-end rate above, paced,
+while the queries run; load generator, benchmark and ingest process share the machine's 2 cores.
 
 | query | load | query service | HTTP handler |
 |---|---|---:|---:|
