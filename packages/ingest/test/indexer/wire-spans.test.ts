@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { type KeyValue, type SpanRecord, toSpanRecord, toSpanRecords } from '@junjo/core/span';
 import { describe, expect, it } from 'vitest';
 import { convertExports, type ExportPayload } from '../../src/indexer/convert.ts';
@@ -12,6 +13,7 @@ import {
   type SpanInit,
 } from '../../src/otlp/messages.ts';
 import { DuckDbSpanStore } from '../../src/store/duckdb-span-store.ts';
+import { applySchema, SCHEMA_DIR, schemaFiles } from '../../src/store/schema.ts';
 import { useStoreDir } from '../store/store-dir.ts';
 import { FIXTURE_PATH } from '../support.ts';
 import { cat, field, request, span, stringAttribute, varint } from '../wire.ts';
@@ -247,5 +249,41 @@ describe('span store fed from the wire', () => {
     expect(JSON.parse(await store.traceSpans(first.traceId))).toHaveLength(
       convertExports(exports).filter((r) => r.traceId === first.traceId).length,
     );
+  });
+});
+
+describe('span store written before spans were kept as OTLP bytes', () => {
+  const { openStore, dir, file } = useStoreDir((at) => DuckDbSpanStore.open(at));
+
+  it('keeps answering its JSON rows after 0003, beside the rows the wire path adds', async () => {
+    // A store as the build before 0003_span_otlp.sql left it: schema files 1-2, one converted span.
+    const oldSchema = path.join(dir(), 'old-sql');
+    mkdirSync(oldSchema);
+    for (const name of ['0001_spans.sql', '0002_trace_times.sql']) {
+      copyFileSync(path.join(SCHEMA_DIR, name), path.join(oldSchema, name));
+    }
+    const [old] = convertExports([exportsOf()[3]!]);
+    const instance = await DuckDBInstance.create(file());
+    const conn = await instance.connect();
+    await applySchema(conn, schemaFiles(oldSchema));
+    const id = `'${BigInt(`0x${old!.traceId}`)}'::UHUGEINT`;
+    await conn.run(
+      `INSERT INTO spans VALUES (${id}, ${BigInt(`0x${old!.spanId}`)}, '${old!.serviceName}', ${old!.startNs}, $1)`,
+      [old!.json],
+    );
+    await conn.run(`INSERT INTO trace_times VALUES (${id}, ${old!.startNs}, ${old!.startNs})`);
+    await conn.run(`INSERT INTO services VALUES ('${old!.serviceName}')`);
+    conn.closeSync();
+    instance.closeSync();
+
+    const store = (await openStore()) as DuckDbSpanStore;
+    const fixture = exportsOf().slice(0, 1);
+    await store.writeStream(wireSpans(fixture), 1);
+    expect(await store.traceSpans(old!.traceId)).toBe(`[${old!.json}]`);
+    expect(await store.span(old!.traceId, old!.spanId)).toBe(old!.json);
+    for (const record of convertExports(fixture)) {
+      expect(await store.span(record.traceId, record.spanId)).toBe(record.json);
+    }
+    expect((await store.stats()).spans).toBe(convertExports(fixture).length + 1);
   });
 });
