@@ -33,19 +33,10 @@ interface Column<T> {
  * these fields are copied out of the record, so the record itself (and what it references) is garbage as
  * soon as the span is added: holding a chunk's worth of records made each young-generation GC ~4x slower.
  */
-export interface ParsedSpan {
-  traceId: bigint;
-  spanId: bigint;
-  serviceName: string;
-  startNs: bigint;
-  /** No parent: a root span. */
-  isRoot: boolean;
-  isWorkflow: boolean;
-  /** Null for a span kept as its OTLP bytes only (a `WireSpanInput` that is neither root nor workflow). */
-  json: string | null;
+export type ParsedSpan = Omit<WireSpanInput, 'isLlm' | 'statePatches' | 'otlp'> & {
   /** The span's OTLP bytes (`WireSpanInput`); null for a converted record, stored as its JSON. */
   otlp: Uint8Array | null;
-}
+};
 
 /**
  * Parses a hex id of exactly `digits` digits (the converter's are lowercase); anything else is a converter
