@@ -164,8 +164,8 @@ describe('config', () => {
     ]);
   });
 
-  it('reads the span store memory limit as a DuckDB size, 128MB by default', () => {
-    expect(load({ JUNJO_DATA_DIR: dir }).duckdbMemoryLimit).toBe('128MB');
+  it('reads the span store memory limit as a DuckDB size, 64MB by default', () => {
+    expect(load({ JUNJO_DATA_DIR: dir }).duckdbMemoryLimit).toBe('64MB');
     expect(load({ JUNJO_DATA_DIR: dir, JUNJO_DUCKDB_MEMORY_LIMIT: '1.5GB' }).duckdbMemoryLimit).toBe('1.5GB');
     expect(problemsOf({ JUNJO_DATA_DIR: dir, JUNJO_DUCKDB_MEMORY_LIMIT: 'lots' })).toEqual([
       expect.stringMatching(/^JUNJO_DUCKDB_MEMORY_LIMIT: must be a size such as 128MB or 1GB/),

@@ -117,12 +117,13 @@ const EnvSchema = z.object({
   JUNJO_INDEXER: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   /**
    * DuckDB's memory limit for the span store (its buffer cache and query memory), e.g. `128MB` or `1GB`.
-   * Queries stay fast with less: the file's pages also sit in the OS page cache.
+   * Queries stay fast with little: the file's pages also sit in the OS page cache. 64MB by default, which
+   * keeps the ingest process under 512 MB RSS while it indexes and answers queries (docs/benchmarks.md).
    */
   JUNJO_DUCKDB_MEMORY_LIMIT: z
     .string()
     .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'must be a size such as 128MB or 1GB')
-    .default('128MB'),
+    .default('64MB'),
   /** Delete spans older than this many days (off when unset). */
   JUNJO_RETENTION_DAYS: z.coerce
     .number({ error: 'must be a number of days' })

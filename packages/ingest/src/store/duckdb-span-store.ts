@@ -19,7 +19,11 @@ import { appendChunks, BatchBuilder } from './span-chunks.ts';
 import { spanTexts } from './span-text.ts';
 
 export interface DuckDbSpanStoreOptions {
-  /** DuckDB's buffer-pool limit (DuckDB size syntax). The ingest process has an RSS budget; default 256MB. */
+  /**
+   * DuckDB's memory limit (DuckDB size syntax): its buffer pool and query memory. The ingest process has an
+   * RSS budget of 512 MB; default 64MB (`npm run bench:query` with 64/96/128MB: RSS during ingest + queries
+   * 476/481-571/592 MB, end to end and query times the same within noise).
+   */
   memoryLimit?: string;
   /** Connections serving queries concurrently; default 2 (one per core on the reference machine). */
   readers?: number;
@@ -252,7 +256,7 @@ export class DuckDbSpanStore implements SpanStore {
     let instance: DuckDBInstance | undefined;
     try {
       instance = await DuckDBInstance.create(key, {
-        memory_limit: options.memoryLimit ?? '128MB',
+        memory_limit: options.memoryLimit ?? '64MB',
         // DuckDB 1.5's row-group pruner makes ORDER BY … LIMIT return no rows at all while another connection
         // commits appends (reproduced in test/store: "newest-first lists while batches commit").
         disabled_optimizers: 'row_group_pruner',
