@@ -110,7 +110,7 @@ export function withFreshIds(request: Buffer, n: number): Buffer {
       else throw new Error(`withFreshIds: wire type ${wire}`);
     }
   };
-  const xorTail = (from: number, to: number) => {
+  const xorTail = (to: number) => {
     for (let i = 0; i < 4; i++) out[to - 4 + i]! ^= mask[i]!;
   };
   fields(0, out.length, (f, rs, re) => {
@@ -120,7 +120,7 @@ export function withFreshIds(request: Buffer, n: number): Buffer {
       fields(ss, se, (f3, s, e) => {
         if (f3 !== 2) return;
         fields(s, e, (id, from, to) => {
-          if ((id === 1 || id === 2 || id === 4) && to - from >= 8) xorTail(from, to);
+          if ((id === 1 || id === 2 || id === 4) && to - from >= 8) xorTail(to);
         });
       });
     });

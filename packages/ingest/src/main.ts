@@ -27,6 +27,14 @@ async function main(): Promise<void> {
       },
     );
   };
+  // The span store's thread died: exit for the supervisor (Docker, ECS) to restart the process. Nothing
+  // acknowledged is lost; the WAL holds it and the indexer resumes from the store's checkpoint.
+  ingest.failed.then((error) => {
+    logger.error('span store worker died; exiting so that ingest restarts and resumes from its WAL', {
+      error,
+    });
+    process.exit(1);
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // On-demand backup (docs/self-host.md, "Backups"); its outcome goes to the log.

@@ -35,6 +35,12 @@ export interface RunningIngest {
    * backlog, close the query service, the span store and the WAL.
    */
   close(): Promise<void>;
+  /**
+   * Resolves if the span store's worker thread dies (out of memory, a crash in it): nothing can be indexed
+   * or queried any more, and the process should exit so that its supervisor restarts it. Every acknowledged
+   * export is in the WAL, and the restarted indexer resumes from the store's checkpoint.
+   */
+  failed: Promise<Error>;
 }
 
 const DAY_MS = 86_400_000;
@@ -121,6 +127,7 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
     store,
     indexer,
     pipeline,
+    failed: store.stopped,
     applyRetention,
     backupNow,
     close() {

@@ -1,4 +1,3 @@
-import type { ExportWriter } from '../indexer/convert.ts';
 import { DuckDbSpanStore, type DuckDbSpanStoreOptions } from './duckdb-span-store.ts';
 import { StoreWorker } from './worker.ts';
 
@@ -151,7 +150,7 @@ export const SpanStore = {
    * The same store on a worker thread of its own, which also decodes and converts the exports the indexer
    * hands it (`StoreWorker.writeExports`): what the ingest process uses (see `worker.ts`).
    */
-  openInWorker(file: string, options?: DuckDbSpanStoreOptions): Promise<SpanStore & ExportWriter> {
+  openInWorker(file: string, options?: DuckDbSpanStoreOptions): Promise<StoreWorker> {
     return StoreWorker.open(file, options);
   },
 };

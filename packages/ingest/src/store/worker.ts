@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { logger } from '@junjo/core/logger';
 import type { ExportPayload, ExportWriter } from '../indexer/convert.ts';
 import type { DuckDbSpanStoreOptions } from './duckdb-span-store.ts';
@@ -31,13 +31,13 @@ const openFiles = new Set<string>();
  * Starts `store-worker.ts`. From source (npm start, tests) the worker loads the TypeScript entry through
  * tsx; a bundle (`npm run build`) ships `store-worker.mjs` beside the code that starts it.
  */
-function startWorker(data: StoreWorkerData): Worker {
+function startWorker(data: StoreWorkerData, resourceLimits?: ResourceLimits): Worker {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
     const tsEntry = new URL('./store-worker.ts', here).href;
-    return new Worker(new URL('./ts-worker.mjs', here), { workerData: { ...data, tsEntry } });
+    return new Worker(new URL('./ts-worker.mjs', here), { workerData: { ...data, tsEntry }, resourceLimits });
   }
-  return new Worker(new URL('./store-worker.mjs', here), { workerData: data });
+  return new Worker(new URL('./store-worker.mjs', here), { workerData: data, resourceLimits });
 }
 
 /**
@@ -59,6 +59,15 @@ export class StoreWorker implements SpanStore, ExportWriter {
   /** The worker's services list as JSON text, kept current by its events. */
   #services = '[]';
   #closing: Promise<void> | undefined;
+  #onStopped: (error: Error) => void = () => {};
+  /**
+   * Resolves with the reason if the thread ends without `close()` (out of memory, a crash in it): the store
+   * then refuses every call, and its owner should give up (the ingest process exits, so that its supervisor
+   * restarts it and the indexer replays the WAL). Never resolves for a store that is closed.
+   */
+  readonly stopped: Promise<Error> = new Promise((resolve) => {
+    this.#onStopped = resolve;
+  });
 
   private constructor(worker: Worker, file: string) {
     this.#worker = worker;
@@ -79,11 +88,15 @@ export class StoreWorker implements SpanStore, ExportWriter {
   }
 
   /** Starts the worker and opens `file` in it; rejects with the store's own error if that fails. */
-  static async open(file: string, options: DuckDbSpanStoreOptions = {}): Promise<StoreWorker> {
+  static async open(
+    file: string,
+    options: DuckDbSpanStoreOptions = {},
+    resourceLimits?: ResourceLimits,
+  ): Promise<StoreWorker> {
     const key = path.resolve(file);
     if (openFiles.has(key)) throw new Error(`span store: ${key} is already open in this process`);
     openFiles.add(key);
-    const store = new StoreWorker(startWorker({ file: key, options }), key);
+    const store = new StoreWorker(startWorker({ file: key, options }, resourceLimits), key);
     try {
       store.#services = String(
         await new Promise((resolve, reject) => store.#pending.set(0, { resolve, reject })),
@@ -100,7 +113,10 @@ export class StoreWorker implements SpanStore, ExportWriter {
   #stop(error: Error): void {
     if (!this.#stopped) {
       this.#stopped = error;
-      if (!this.#closing) logger.error('span store worker stopped', { error });
+      if (!this.#closing) {
+        logger.error('span store worker stopped', { error });
+        this.#onStopped(error);
+      }
       openFiles.delete(this.#file);
     }
     for (const pending of this.#pending.values()) pending.reject(error);

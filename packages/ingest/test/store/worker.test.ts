@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ExportPayload } from '../../src/indexer/convert.ts';
 import { SpanStore } from '../../src/store/index.ts';
+import { StoreWorker } from '../../src/store/worker.ts';
 import { request, span } from '../wire.ts';
 import { record } from './records.ts';
 import { useStoreDir } from './store-dir.ts';
@@ -25,7 +27,7 @@ const storedSpans = async (store: SpanStore, traceId: string) =>
 // The conformance suite runs against the worker too (duckdb-span-store.test.ts); these check what only the
 // worker does: converting exports on its thread, and keeping the lane order while it converts.
 describe('span store worker', () => {
-  const { openStore } = useStoreDir((file) => SpanStore.openInWorker(file));
+  const { openStore, dir } = useStoreDir((file) => SpanStore.openInWorker(file));
 
   it('decodes, converts and stores exports, answering with the span count', async () => {
     const store = (await openStore()) as Awaited<ReturnType<typeof SpanStore.openInWorker>>;
@@ -77,4 +79,23 @@ describe('span store worker', () => {
     await expect(store.services()).rejects.toThrow(/closed/);
     await store.close();
   });
+
+  it('reports a thread that dies (here: out of memory) through `stopped`, and refuses calls after it', async () => {
+    const store = await StoreWorker.open(path.join(dir(), 'oom.duckdb'), {}, { maxOldGenerationSizeMb: 64 });
+    let stoppedWith: Error | undefined;
+    void store.stopped.then((error) => {
+      stoppedWith = error;
+    });
+    await store.writeExports(exportsOf(1, 1).exports, 1);
+    // 128 records of 1 MiB of JSON text each: more than the thread's 64 MB heap holds once cloned into it.
+    const huge = Array.from({ length: 128 }, (_, i) => ({
+      ...record({ trace: i, span: i, startMs: i }),
+      json: `"${'x'.repeat(2 ** 20)}${i}"`,
+    }));
+    await expect(store.write(huge, 2)).rejects.toThrow();
+    expect(await store.stopped).toBeInstanceOf(Error);
+    expect(stoppedWith).toBeInstanceOf(Error);
+    await expect(store.traceSpans('0'.repeat(32))).rejects.toThrow(/span store/);
+    await store.close();
+  }, 60_000);
 });
