@@ -111,15 +111,15 @@ function resourceSpans(reader: WireReader, start: number, end: number, out: Wire
   }
 }
 
-/** What a derived attribute's value is, as far as the tables care. */
-const ABSENT = 0;
+// What a derived attribute's value is, as far as the tables care:
+/** Absent, not a string, or the empty string: what the converter reads as `''`. */
+const NOT_STRING = 0;
+/** A non-empty string other than the one looked for. */
 const OTHER_STRING = 1;
 /** The string the caller looked for ('workflow', 'LLM'). */
 const MATCH = 2;
-const NOT_STRING = 3;
 /** A string and another type in one AnyValue: decoded the slow way. */
-const MIXED = 4;
-const EMPTY_STRING = 5;
+const MIXED = 3;
 
 function span(reader: WireReader, start: number, end: number, serviceName: string): WireSpanInput {
   const buf = reader.buf;
@@ -129,11 +129,11 @@ function span(reader: WireReader, start: number, end: number, serviceName: strin
   let spanLen = 0;
   let parentLen = 0;
   let startNs = 0n;
-  let spanType = ABSENT;
-  let openInference = ABSENT;
-  let genAiOperation = ABSENT;
-  let genAiProvider = ABSENT;
-  let genAiSystem = ABSENT;
+  let spanType = NOT_STRING;
+  let openInference = NOT_STRING;
+  let genAiOperation = NOT_STRING;
+  let genAiProvider = NOT_STRING;
+  let genAiSystem = NOT_STRING;
   let hasSetState = false;
   reader.pos = start;
   while (reader.pos < end) {
@@ -245,17 +245,18 @@ function span(reader: WireReader, start: number, end: number, serviceName: strin
     // The rare spans whose JSON is kept ready or whose events are indexed, and anything unusual: the
     // converter's own reading.
     const record = toSpanRecord(decodeSpan(otlp), serviceName);
-    const listed = record.parentSpanId === null || record.junjoSpanType === 'workflow';
+    const root = record.parentSpanId === null;
+    const workflow = record.junjoSpanType === 'workflow';
     return {
       traceId,
       spanId,
       serviceName,
       startNs: record.startNs,
-      isRoot: record.parentSpanId === null,
-      isWorkflow: record.junjoSpanType === 'workflow',
+      isRoot: root,
+      isWorkflow: workflow,
       isLlm: record.isLlm,
       statePatches: record.statePatches,
-      json: listed ? record.json : null,
+      json: root || workflow ? record.json : null,
       otlp,
     };
   }
@@ -280,9 +281,9 @@ function span(reader: WireReader, start: number, end: number, serviceName: strin
 
 /**
  * Classifies an AnyValue (`start`..`end`; -1 when the KeyValue has no value) as the converter's
- * `stringValue` would read it: absent/not a string (''), the `expected` string, another non-empty string, the
- * empty string, or MIXED when it carries a string and another member (left to the decoder). With `expected`
- * null, any non-empty string is OTHER_STRING.
+ * `stringValue` would read it: not a string or empty (''), the `expected` string, another non-empty string,
+ * or MIXED when it carries a string and another member (left to the decoder). With `expected` null, any
+ * non-empty string is OTHER_STRING.
  */
 function stringValue(reader: WireReader, start: number, end: number, expected: Uint8Array | null): number {
   if (start < 0) return NOT_STRING;
@@ -303,7 +304,7 @@ function stringValue(reader: WireReader, start: number, end: number, expected: U
   }
   if (stringAt < 0) return NOT_STRING;
   if (other) return MIXED;
-  if (stringLen === 0) return EMPTY_STRING;
+  if (stringLen === 0) return NOT_STRING;
   return expected !== null && bytesEqual(reader.buf, stringAt, stringLen, expected) ? MATCH : OTHER_STRING;
 }
 

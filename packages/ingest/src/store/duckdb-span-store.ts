@@ -465,13 +465,10 @@ export class DuckDbSpanStore implements SpanStore {
     const id = BigInt(`0x${traceId}`);
     const range = await this.traceRange(id);
     if (!range) return null;
-    this.assertOpen();
-    const [json] = spanTexts(
-      await this.readers.columns(
-        SQL.span,
-        [id, BigInt(`0x${spanId}`), ...range],
-        [UHUGEINT, UBIGINT, BIGINT, BIGINT],
-      ),
+    const [json] = await this.spanTexts(
+      SQL.span,
+      [id, BigInt(`0x${spanId}`), ...range],
+      [UHUGEINT, UBIGINT, BIGINT, BIGINT],
     );
     return json ?? null;
   }
@@ -581,8 +578,13 @@ export class DuckDbSpanStore implements SpanStore {
 
   /** `jsonArray` for a `spans` query selecting SPAN_TEXT. */
   private async spanArray(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<string> {
+    return `[${(await this.spanTexts(sql, values, types)).join(',')}]`;
+  }
+
+  /** The JSON text of each row of a `spans` query selecting SPAN_TEXT. */
+  private async spanTexts(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<string[]> {
     this.assertOpen();
-    return `[${spanTexts(await this.readers.columns(sql, values, types)).join(',')}]`;
+    return spanTexts(await this.readers.columns(sql, values, types));
   }
 
   private async query(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<DuckDBValue[]> {

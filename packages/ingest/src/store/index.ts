@@ -17,8 +17,9 @@ export interface StatePatchInput {
 }
 
 /**
- * A converted span, as the store takes it. Structurally identical to core's `SpanRecord` (the output of
- * `toSpanRecords`), declared here so the store does not depend on the converter.
+ * A converted span, as the store takes it (`SpanStore.write`). Structurally identical to core's `SpanRecord`
+ * (the output of `toSpanRecords`), declared here as the store's own input type; the store uses core's
+ * converter itself only to read spans kept as OTLP bytes (`span-text.ts`).
  */
 export interface SpanRecordInput {
   /** 32 lowercase hex digits. */

@@ -204,13 +204,11 @@ class TableChunks<T> {
   /** Batch position of the span each row came from, for the rare re-layout without duplicates. */
   readonly positions: number[] = [];
   private pending: T[] = [];
-  private readonly types: DuckDBType[];
   private readonly pool: ChunkPool;
   /** Chunks made by `without`, released with the others. */
   private readonly relaid: DuckDBDataChunk[] = [];
 
   constructor(private readonly columns: Column<T>[]) {
-    this.types = columns.map((column) => column.type);
     this.pool = poolFor(columns);
   }
 
@@ -260,7 +258,7 @@ class TableChunks<T> {
       const count = Math.min(CHUNK_ROWS, kept.length - offset);
       const chunk = this.pool.take(count);
       this.relaid.push(chunk);
-      this.types.forEach((_, c) => {
+      this.columns.forEach((_, c) => {
         const vector = chunk.getColumnVector(c);
         for (let i = 0; i < count; i++) vector.setItem(i, kept[offset + i]![c]!);
         vector.flush();

@@ -82,10 +82,6 @@ describe('span store worker', () => {
 
   it('reports a thread that dies (here: out of memory) through `stopped`, and refuses calls after it', async () => {
     const store = await StoreWorker.open(path.join(dir(), 'oom.duckdb'), {}, { maxOldGenerationSizeMb: 64 });
-    let stoppedWith: Error | undefined;
-    void store.stopped.then((error) => {
-      stoppedWith = error;
-    });
     await store.writeExports(exportsOf(1, 1).exports, 1);
     // 128 records of 1 MiB of JSON text each: more than the thread's 64 MB heap holds once cloned into it.
     const huge = Array.from({ length: 128 }, (_, i) => ({
@@ -94,7 +90,6 @@ describe('span store worker', () => {
     }));
     await expect(store.write(huge, 2)).rejects.toThrow();
     expect(await store.stopped).toBeInstanceOf(Error);
-    expect(stoppedWith).toBeInstanceOf(Error);
     await expect(store.traceSpans('0'.repeat(32))).rejects.toThrow(/span store/);
     await store.close();
   }, 60_000);
