@@ -6,6 +6,7 @@ import {
   type DuckDBConnection,
   type DuckDBDataChunk,
   DuckDBInstance,
+  type DuckDBMaterializedResult,
   type DuckDBPreparedStatement,
   type DuckDBType,
   type DuckDBValue,
@@ -17,6 +18,7 @@ import type { RootSpansQuery, SpanRecordInput, SpanStore, SpanStoreStats, WireSp
 import { applySchema } from './schema.ts';
 import { appendChunks, BatchBuilder } from './span-chunks.ts';
 import { spanTexts } from './span-text.ts';
+import { TraceIndex } from './trace-index.ts';
 
 export interface DuckDbSpanStoreOptions {
   /**
@@ -35,6 +37,11 @@ export interface DuckDbSpanStoreOptions {
    * grows (store-write.ts measures both); larger values mean longer recovery replays after a crash.
    */
   checkpointThreshold?: string;
+  /**
+   * Traces the in-memory trace index (trace-index.ts) holds before it is dropped, until the next retention
+   * pass rebuilds it; default 786,432 (a 24 MiB table at most). Without it a trace lookup reads trace_times.
+   */
+  traceIndexMaxTraces?: number;
 }
 
 /** Files open in this process: DuckDB's file lock only keeps other processes out. */
@@ -108,7 +115,7 @@ class ReaderPool {
         reader.statements.set(sql, statement);
       }
       statement.bind(values, types);
-      return (await statement.runAndReadAll()).getColumns();
+      return columnsOf(await statement.run());
     } finally {
       this.release(reader);
     }
@@ -122,7 +129,7 @@ class ReaderPool {
   async columnsUnprepared(sql: string): Promise<DuckDBValue[][]> {
     const reader = await this.acquire();
     try {
-      return (await reader.conn.runAndReadAll(sql)).getColumns();
+      return columnsOf(await reader.conn.run(sql));
     } finally {
       this.release(reader);
     }
@@ -148,6 +155,25 @@ class ReaderPool {
     if (next) next(reader);
     else this.idle.push(reader);
   }
+}
+
+/**
+ * The columns of a materialized result, read on this thread. `runAndReadAll` fetches each chunk through
+ * DuckDB's threads again (one round trip per chunk, and one more to learn there are no more); a result of
+ * `run()` is already complete. A trace lookup takes 20% less time at the median this way (two queries on a
+ * 1M-span file, alternating blocks of 50: 6.0-6.3 vs 7.5-7.9 ms while the machine was busy).
+ */
+function columnsOf(result: DuckDBMaterializedResult): DuckDBValue[][] {
+  const chunks = result.chunkCount;
+  if (chunks === 1) return result.getChunk(0).getColumns();
+  const columns: DuckDBValue[][] = Array.from({ length: result.columnCount }, () => []);
+  for (let i = 0; i < chunks; i++) {
+    for (const [c, values] of result.getChunk(i).getColumns().entries()) {
+      const column = columns[c]!;
+      for (const value of values) column.push(value);
+    }
+  }
+  return columns;
 }
 
 /**
@@ -183,6 +209,31 @@ async function prepareBatch(
   }
   batch.finish();
   return batch;
+}
+
+/**
+ * A trace index of the traces in trace_times, or undefined if there are more than `maxTraces`. Read on the
+ * writer connection inside the write lane (or before any write), so no batch commits meanwhile.
+ */
+async function loadTraceIndex(conn: DuckDBConnection, maxTraces: number): Promise<TraceIndex | undefined> {
+  const [count] = (await conn.run('SELECT count(DISTINCT trace_id) FROM trace_times'))
+    .getChunk(0)
+    .getColumns();
+  const traces = Number(count?.[0] ?? 0);
+  if (traces > maxTraces) return undefined;
+  const index = TraceIndex.create(maxTraces, traces);
+  const result = await conn.stream(
+    'SELECT trace_id, min(min_start_ns), max(max_start_ns) FROM trace_times GROUP BY trace_id',
+  );
+  for (;;) {
+    const chunk = await result.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const [ids = [], mins = [], maxes = []] = chunk.getColumns();
+    for (let i = 0; i < ids.length; i++) {
+      index.add(ids[i] as bigint, mins[i] as bigint, maxes[i] as bigint);
+    }
+  }
+  return index;
 }
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
@@ -246,6 +297,9 @@ export class DuckDbSpanStore implements SpanStore {
     /** Mirrors the services table, so a batch inserts only names it has not seen. */
     private readonly knownServices: Set<string>,
     private readonly retentionStep: number,
+    private readonly traceIndexMaxTraces: number,
+    /** See trace-index.ts; undefined while the store has more traces than it may hold. */
+    private traceIndex: TraceIndex | undefined,
   ) {}
 
   /** Opens `file`, applies pending schema files and prepares the connections. See `SpanStore.open`. */
@@ -273,6 +327,8 @@ export class DuckDbSpanStore implements SpanStore {
       );
       const services =
         (await writer.runAndReadAll('SELECT service_name FROM services')).getColumns()[0] ?? [];
+      const traceIndexMaxTraces = options.traceIndexMaxTraces ?? 786_432;
+      const traceIndex = await loadTraceIndex(writer, traceIndexMaxTraces);
       const readers: Reader[] = [];
       for (let i = 0; i < (options.readers ?? 2); i++) {
         readers.push({ conn: await instance.connect(), statements: new Map() });
@@ -284,6 +340,8 @@ export class DuckDbSpanStore implements SpanStore {
         new ReaderPool(readers),
         new Set(services.map(String)),
         options.retentionStep ?? 100_000,
+        traceIndexMaxTraces,
+        traceIndex,
       );
     } catch (error) {
       instance?.closeSync();
@@ -365,6 +423,15 @@ export class DuckDbSpanStore implements SpanStore {
     } catch (error) {
       await this.rollback();
       throw error;
+    }
+    const index = this.traceIndex;
+    if (index) {
+      for (const { traceId, minStartNs, maxStartNs } of batch.traceRanges) {
+        if (!index.add(traceId, minStartNs, maxStartNs)) {
+          this.traceIndex = undefined;
+          break;
+        }
+      }
     }
     for (const name of newServices) this.knownServices.add(name);
     if (newServices.length > 0) this.servicesText = undefined;
@@ -479,6 +546,7 @@ export class DuckDbSpanStore implements SpanStore {
    * so every span this range misses was committed after it was read.
    */
   private async traceRange(traceId: bigint): Promise<[bigint, bigint] | undefined> {
+    if (this.traceIndex) return this.traceIndex.range(traceId);
     const [min, max] = await this.readers.columns(SQL.traceTimes, [traceId], [UHUGEINT]);
     const lo = min?.[0];
     const hi = max?.[0];
@@ -538,6 +606,8 @@ export class DuckDbSpanStore implements SpanStore {
     this.knownServices.clear();
     for (const name of names) this.knownServices.add(String(name));
     this.servicesText = undefined;
+    // Traces whose spans are all gone leave the index (and a dropped index returns if the rest fits).
+    this.traceIndex = await loadTraceIndex(conn, this.traceIndexMaxTraces);
     try {
       await conn.run('CHECKPOINT');
     } catch {
@@ -553,6 +623,7 @@ export class DuckDbSpanStore implements SpanStore {
       spans: Number(spans?.[0]),
       statePatches: Number(patches?.[0]),
       fileBytes: statSync(this.file).size + (existsSync(wal) ? statSync(wal).size : 0),
+      indexedTraces: this.traceIndex?.size ?? null,
     };
   }
 

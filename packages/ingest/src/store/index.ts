@@ -81,6 +81,8 @@ export interface SpanStoreStats {
   statePatches: number;
   /** Size of the database file plus its write-ahead log, in bytes. */
   fileBytes: number;
+  /** Traces in the in-memory trace index (trace-index.ts); null while there are too many to hold. */
+  indexedTraces: number | null;
 }
 
 /**

@@ -119,7 +119,7 @@ const PATCH_COLUMNS: Column<PatchRow>[] = [
 ];
 
 /** A trace's earliest and latest span start in one batch: a row of `trace_times` (0002_trace_times.sql). */
-interface TraceTimes {
+export interface TraceTimes {
   traceId: bigint;
   minStartNs: bigint;
   maxStartNs: bigint;
@@ -298,6 +298,8 @@ export class BatchBuilder {
   /** Per trace of the batch, its start-time range: laid out by `finish`. */
   private readonly traces = new Map<bigint, TraceTimes>();
   private readonly traceTimes = new TableChunks(TRACE_TIMES_COLUMNS);
+  /** The rows `finish` laid out in traceTimes' chunks, for the store's trace index after the commit. */
+  readonly traceRanges: TraceTimes[] = [];
 
   /**
    * Throws (a converter bug) on a malformed id, or a listed span without its JSON, before anything of the
@@ -329,7 +331,10 @@ export class BatchBuilder {
   /** Lays out the last, partial chunks, and the batch's trace time ranges. */
   finish(): void {
     // Position -1: never one of the duplicates a re-layout drops (a range of a duplicate is harmless).
-    for (const times of this.traces.values()) this.traceTimes.add(times, -1);
+    for (const times of this.traces.values()) {
+      this.traceTimes.add(times, -1);
+      this.traceRanges.push(times);
+    }
     this.traces.clear();
     for (const table of this.tables()) table.flush();
   }

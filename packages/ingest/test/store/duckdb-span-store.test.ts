@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import type { SpanRecordInput } from '../../src/store/index.ts';
+import type { SpanRecordInput, SpanStore as SpanStoreType } from '../../src/store/index.ts';
 import { SpanStore } from '../../src/store/index.ts';
 import { applySchema, SCHEMA_DIR, schemaFiles } from '../../src/store/schema.ts';
 import { spanStoreConformance } from './conformance.ts';
@@ -15,6 +15,8 @@ spanStoreConformance('DuckDB', (file) => SpanStore.open(file));
 spanStoreConformance('DuckDB, retention in steps of 7 spans', (file) =>
   SpanStore.open(file, { retentionStep: 7 }),
 );
+// Trace and span lookups without the in-memory trace index (dropped at the first write): through trace_times.
+spanStoreConformance('DuckDB, no trace index', (file) => SpanStore.open(file, { traceIndexMaxTraces: 0 }));
 // The store as the ingest process runs it: on a worker thread, every call a message.
 spanStoreConformance('DuckDB on a worker thread', (file) => SpanStore.openInWorker(file));
 
@@ -151,6 +153,52 @@ describe('DuckDB span store', () => {
     const reopened = await openStore();
     expect(await reopened.deleteOlderThan(T0 + 1000n * MS)).toBe(2);
     expect(await reopened.stats()).toMatchObject({ spans: 1, statePatches: 1 });
+  });
+
+  it('finds traces through its in-memory index, filled at open and after each commit, dropped past its size, rebuilt by retention', async () => {
+    const trace = (n: number, startMs: number) => [
+      record({ trace: n, span: n * 10, startMs }),
+      record({ trace: n, span: n * 10 + 1, parent: n * 10, startMs: startMs + 1 }),
+    ];
+    const lookups = async (store: SpanStoreType, expected: Record<number, SpanRecordInput[]>) => {
+      for (const [n, records] of Object.entries(expected)) {
+        expect(await store.traceSpans(traceId(Number(n)))).toBe(body(newestFirst(records)));
+        expect(await store.span(traceId(Number(n)), spanId(Number(n) * 10))).toBe(records[0]!.json);
+      }
+      expect(await store.traceSpans(traceId(99))).toBe('[]');
+      expect(await store.span(traceId(99), spanId(990))).toBeNull();
+    };
+    const small = (at: string) => SpanStore.open(at, { traceIndexMaxTraces: 3 });
+    const store = await small(file());
+    const [t1, t2, t3, t4] = [trace(1, 100), trace(2, 200), trace(3, 300), trace(4, 5000)];
+    await store.write([...t1, ...t2], 1);
+    // Trace 3's spans in two batches, the later batch an hour earlier in start time.
+    await store.write([t3[0]!], 2);
+    const early = record({ trace: 3, span: 32, parent: 30, startMs: -3_600_000 });
+    await store.write([t3[1]!, early], 3);
+    expect((await store.stats()).indexedTraces).toBe(3);
+    await lookups(store, { 1: t1!, 2: t2!, 3: [...t3!, early] });
+    // A fourth trace is more than it may hold: dropped, and lookups read trace_times.
+    await store.write(t4!, 4);
+    expect((await store.stats()).indexedTraces).toBeNull();
+    await lookups(store, { 1: t1!, 2: t2!, 3: [...t3!, early], 4: t4! });
+    await store.close();
+
+    const reopened = await small(file());
+    expect((await reopened.stats()).indexedTraces).toBeNull();
+    // Retention removes trace 1 and trace 3's early span: three traces left, which fit again.
+    await reopened.deleteOlderThan(T0 + 150n * MS);
+    expect((await reopened.stats()).indexedTraces).toBe(3);
+    await lookups(reopened, { 2: t2!, 3: t3!, 4: t4! });
+    await reopened.deleteOlderThan(T0 + 250n * MS);
+    expect((await reopened.stats()).indexedTraces).toBe(2);
+    await lookups(reopened, { 3: t3!, 4: t4! });
+    expect(await reopened.traceSpans(traceId(1))).toBe('[]');
+    await reopened.close();
+
+    const full = await openStore();
+    expect((await full.stats()).indexedTraces).toBe(2);
+    await lookups(full, { 3: t3!, 4: t4! });
   });
 
   it('keeps the file from growing when retention removes as much as is written', async () => {
