@@ -77,6 +77,37 @@ export function machine(): string {
   return `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}, temp dir on ${disk}`;
 }
 
+/**
+ * Starts counting the machine's CPU time (from /proc/stat); the returned function tells, since then, the
+ * share the hypervisor gave to other guests (steal) and the share this machine left idle, in percent. On a
+ * shared host, steal is why the same benchmark can take twice as long from one hour to the next.
+ */
+export function cpuShares(): () => { steal: number; idle: number } {
+  const read = () => {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already inside user)
+    return {
+      total: fields.slice(0, 8).reduce((a, b) => a + b, 0),
+      idle: fields[3]! + fields[4]!,
+      steal: fields[7]!,
+    };
+  };
+  const start = read();
+  return () => {
+    const end = read();
+    const total = Math.max(1, end.total - start.total);
+    return {
+      steal: Math.round((100 * (end.steal - start.steal)) / total),
+      idle: Math.round((100 * (end.idle - start.idle)) / total),
+    };
+  };
+}
+
 /** Replaces (or appends) the section between `<!-- name:start -->` and `<!-- name:end -->` in docs/benchmarks.md. */
 export function writeReport(name: string, markdown: string): void {
   const file = path.join(REPO_ROOT, 'docs', 'benchmarks.md');

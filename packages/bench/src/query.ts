@@ -10,11 +10,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { machine, runTs, sampleRss, stop, waitForLine, writeReport } from './harness.ts';
+import { cpuShares, machine, runTs, sampleRss, stop, waitForLine, writeReport } from './harness.ts';
 import { buildTraceSet } from './query-payloads.ts';
 
 const TRACES = Number(process.env.BENCH_TRACES ?? 50_000);
 const RUNS = Number(process.env.BENCH_QUERY_RUNS ?? 200);
+// The background load's rate during the "during ingest" queries; default half the end-to-end rate measured in
+// phase 1. Fixing it (e.g. 50000) makes two runs comparable when phase 1's rate differs between them.
+const BACKGROUND_RATE = process.env.BENCH_BACKGROUND_RATE
+  ? Number(process.env.BENCH_BACKGROUND_RATE)
+  : undefined;
 const dataDir = mkdtempSync(path.join(tmpdir(), 'junjo-bench-query-'));
 Object.assign(process.env, { JUNJO_DATA_DIR: dataDir, JUNJO_LOG_LEVEL: 'warn' });
 
@@ -217,8 +222,11 @@ async function measureAll(label: string) {
   return rows;
 }
 
+const idleShares = cpuShares();
 const idle = await measureAll('idle');
+const idleCpu = idleShares();
 const rssIdle = rss();
+const backgroundRate = BACKGROUND_RATE ?? Math.round(indexRate / 2);
 const background = runTs('packages/bench/src/load/grpc.ts', [
   JSON.stringify({
     port: grpcPort,
@@ -228,12 +236,17 @@ const background = runTs('packages/bench/src/load/grpc.ts', [
     channels: 1,
     kind: 'traces',
     key,
-    ratePerSecond: Math.round(indexRate / 2),
+    ratePerSecond: backgroundRate,
   }),
 ]);
 await new Promise((r) => setTimeout(r, 3000));
 const peakBefore = sampleRss(ingest.pid!);
-const busy = await measureAll(`ingest at ${Math.round(indexRate / 2 / 1000)}K spans/s`);
+const busyShares = cpuShares();
+const busy = await measureAll(`ingest at ${Math.round(backgroundRate / 1000)}K spans/s`);
+const busyCpu = busyShares();
+process.stdout.write(
+  `CPU steal / idle: ${idleCpu.steal}% / ${idleCpu.idle}% during the idle queries, ${busyCpu.steal}% / ${busyCpu.idle}% during ingest\n`,
+);
 const rssBusy = peakBefore();
 background.kill('SIGTERM');
 
@@ -259,8 +272,9 @@ spans each), then \`POST /api/admin/flush-wal\`'s call waits until all are query
 
 p50 / p95 over ${RUNS} runs each, at the query service (gRPC, as the handlers call it) and through the HTTP handler
 (the exported Lambda handler with a real session, in this process). "During ingest": a load generator process
-sends new spans of the same shape (20-span traces under fresh ids) at half the end-to-end rate above, paced,
-while the queries run; load generator, benchmark and ingest process share the machine's 2 cores.
+sends new spans of the same shape (20-span traces under fresh ids) at ${BACKGROUND_RATE === undefined ? 'half the end-to-end rate above' : `${backgroundRate.toLocaleString('en')} spans/s (BENCH_BACKGROUND_RATE)`}, paced,
+while the queries run; load generator, benchmark and ingest process share the machine's 2 cores. CPU time the
+hypervisor gave to other guests (steal) / left idle: ${idleCpu.steal}% / ${idleCpu.idle}% during the idle queries, ${busyCpu.steal}% / ${busyCpu.idle}% during ingest.
 
 | query | load | query service | HTTP handler |
 |---|---|---:|---:|

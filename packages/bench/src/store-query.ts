@@ -157,9 +157,9 @@ await store.close();
   const instance = await DuckDBInstance.create(file);
   const conn = await instance.connect();
   const variants = {
-    'root spans, as stored': `SELECT json FROM spans WHERE service_name = $1 AND parent_span_id IS NULL
+    'root spans, as stored': `SELECT json FROM root_and_workflow_spans WHERE service_name = $1 AND is_root
       ORDER BY start_ns DESC, span_id DESC LIMIT 500`,
-    'root spans, QUALIFY dedupe': `SELECT json FROM spans WHERE service_name = $1 AND parent_span_id IS NULL
+    'root spans, QUALIFY dedupe': `SELECT json FROM root_and_workflow_spans WHERE service_name = $1 AND is_root
       QUALIFY row_number() OVER (PARTITION BY trace_id, span_id) = 1 ORDER BY start_ns DESC, span_id DESC LIMIT 500`,
     'service spans, as stored': `SELECT json FROM spans WHERE service_name = $1
       ORDER BY start_ns DESC, span_id DESC LIMIT 500`,
