@@ -11,14 +11,15 @@ export interface TraceSet {
 /**
  * `traces` traces of `spansPerTrace` spans over `services` services, as ExportTraceServiceRequests of
  * `tracesPerRequest` traces each. Half the traces are Junjo workflows (root span_type workflow), one in ten
- * holds an LLM span. Start times cover the last hour in sending order, with a few seconds of jitter, as
- * traces arrive from live applications (exporters send spans shortly after they end).
+ * holds an LLM span. Start times cover the last `spreadMs` (default an hour) in sending order, with a few
+ * seconds of jitter, as traces arrive from live applications (exporters send spans shortly after they end).
  */
 export function buildTraceSet(
   traces: number,
   spansPerTrace: number,
   services: number,
   tracesPerRequest = 25,
+  spreadMs = 3_600_000,
 ): TraceSet {
   const serviceNames = Array.from({ length: services }, (_, i) => `svc-${String(i).padStart(2, '0')}`);
   const nowNs = BigInt(Date.now()) * 1_000_000n;
@@ -31,7 +32,7 @@ export function buildTraceSet(
       traceIds.push(traceId.toString('hex'));
       const service = serviceNames[t % services]!;
       const rootId = randomBytes(8);
-      const offsetMs = ((traces - t) / traces) * 3_600_000 + Math.random() * 5_000;
+      const offsetMs = ((traces - t) / traces) * spreadMs + Math.random() * 5_000;
       const startNs = nowNs - BigInt(Math.floor(offsetMs)) * 1_000_000n;
       const spans = byService.get(service) ?? [];
       byService.set(service, spans);
@@ -77,10 +78,12 @@ export function buildTraceSet(
 /**
  * A copy of `request` (an ExportTraceServiceRequest as `buildTraceSet` encodes it) whose trace, span and
  * parent ids all have their last four bytes XORed with `n`: the same traces, under ids no earlier copy used
- * (for n ≥ 1, distinct n), parents still pointing at their roots. A load generator that re-sent its
- * templates unchanged would feed the indexer nothing but duplicates, which it stores no rows for.
+ * (for n ≥ 1, distinct n), parents still pointing at their roots; and whose spans start and end `shiftNs`
+ * later. A load generator that re-sent its templates unchanged would feed the indexer nothing but
+ * duplicates, which it stores no rows for; one that kept their start times would send, every second, spans
+ * from all over the templates' hour, where live applications send spans that started moments ago.
  */
-export function withFreshIds(request: Buffer, n: number): Buffer {
+export function withFreshIds(request: Buffer, n: number, shiftNs = 0n): Buffer {
   const out = Buffer.from(request);
   const mask = [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
   const varint = (at: number): [number, number] => {
@@ -113,6 +116,25 @@ export function withFreshIds(request: Buffer, n: number): Buffer {
   const xorTail = (to: number) => {
     for (let i = 0; i < 4; i++) out[to - 4 + i]! ^= mask[i]!;
   };
+  // Span fields 7 and 8 (start_time_unix_nano, end_time_unix_nano) are fixed64: add shiftNs to each.
+  const shiftTimes = (start: number, end: number) => {
+    let pos = start;
+    while (pos < end) {
+      const [tag, afterTag] = varint(pos);
+      const wire = tag & 7;
+      if (wire === 1) {
+        const field = tag >>> 3;
+        if (field === 7 || field === 8)
+          out.writeBigUInt64LE(out.readBigUInt64LE(afterTag) + shiftNs, afterTag);
+        pos = afterTag + 8;
+      } else if (wire === 2) {
+        const [len, from] = varint(afterTag);
+        pos = from + len;
+      } else if (wire === 0) pos = varint(afterTag)[1];
+      else if (wire === 5) pos = afterTag + 4;
+      else throw new Error(`withFreshIds: wire type ${wire}`);
+    }
+  };
   fields(0, out.length, (f, rs, re) => {
     if (f !== 1) return;
     fields(rs, re, (f2, ss, se) => {
@@ -122,6 +144,7 @@ export function withFreshIds(request: Buffer, n: number): Buffer {
         fields(s, e, (id, from, to) => {
           if ((id === 1 || id === 2 || id === 4) && to - from >= 8) xorTail(to);
         });
+        if (shiftNs !== 0n) shiftTimes(s, e);
       });
     });
   });

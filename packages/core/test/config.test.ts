@@ -164,6 +164,14 @@ describe('config', () => {
     ]);
   });
 
+  it('reads the span store thread count, 1 by default', () => {
+    expect(load({ JUNJO_DATA_DIR: dir }).duckdbThreads).toBe(1);
+    expect(load({ JUNJO_DATA_DIR: dir, JUNJO_DUCKDB_THREADS: '4' }).duckdbThreads).toBe(4);
+    expect(problemsOf({ JUNJO_DATA_DIR: dir, JUNJO_DUCKDB_THREADS: '0' })).toEqual([
+      expect.stringMatching(/^JUNJO_DUCKDB_THREADS: /),
+    ]);
+  });
+
   it('reads the span store memory limit as a DuckDB size, 64MB by default', () => {
     expect(load({ JUNJO_DATA_DIR: dir }).duckdbMemoryLimit).toBe('64MB');
     expect(load({ JUNJO_DATA_DIR: dir, JUNJO_DUCKDB_MEMORY_LIMIT: '1.5GB' }).duckdbMemoryLimit).toBe('1.5GB');

@@ -54,6 +54,7 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
   // On a worker thread: decoding, converting and writing batches must not hold up the receivers.
   const store = await SpanStore.openInWorker(path.join(config.dataDir, 'spans.duckdb'), {
     memoryLimit: config.duckdbMemoryLimit,
+    threads: config.duckdbThreads,
   });
   const indexer = new Indexer(wal, store);
   if (config.indexerEnabled) await indexer.start();

@@ -15,15 +15,19 @@ const o = JSON.parse(process.argv[2]!) as {
   channels: number;
   /**
    * `traces`: the bench:query trace set's shape (traces of 20 spans, one root each, 20 services; 500 spans
-   * per request), every request under ids never sent before, so an indexer behind the receivers has new
-   * spans to store. The other kinds re-send 16 templates of 512 unrelated root spans.
+   * per request), every request under ids never sent before and with spans that started a moment before it
+   * is sent, so an indexer behind the receivers has new spans to store, as live applications send them. The other kinds re-send 16 templates of 512 unrelated root spans.
    */
   kind: PayloadKind | 'traces';
   key: string;
   /** Spans per second to aim for (0 or absent: as fast as possible). */
   ratePerSecond?: number;
 };
-const requests = o.kind === 'traces' ? buildTraceSet(2_000, 20, 20).requests : buildRequests(o.kind, 16);
+// The trace templates start within one second before now; each is re-sent shifted by the time since, so
+// its spans started moments before they are sent, as a live application's would.
+const templatesBuiltNs = BigInt(Date.now()) * 1_000_000n;
+const requests =
+  o.kind === 'traces' ? buildTraceSet(2_000, 20, 20, 25, 1_000).requests : buildRequests(o.kind, 16);
 const spansPerRequest = o.kind === 'traces' ? 500 : 512;
 const raw = (b: Buffer) => b;
 const clients = Array.from(
@@ -50,7 +54,10 @@ const result = await drive(o, async (slot) => {
   }
   const n = next++;
   const template = requests[n % requests.length]!;
-  const body = o.kind === 'traces' ? withFreshIds(template, n + 1) : template;
+  const body =
+    o.kind === 'traces'
+      ? withFreshIds(template, n + 1, BigInt(Date.now()) * 1_000_000n - templatesBuiltNs)
+      : template;
   return new Promise<number>((resolve, reject) =>
     clients[slot % clients.length]!.makeUnaryRequest(
       '/opentelemetry.proto.collector.trace.v1.TraceService/Export',

@@ -124,6 +124,12 @@ const EnvSchema = z.object({
     .string()
     .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'must be a size such as 128MB or 1GB')
     .default('64MB'),
+  /**
+   * Threads DuckDB runs the span store's queries, commits and checkpoints on (besides the threads that call
+   * it). 1 by default: on the 2-core reference machine a second DuckDB thread made query tails longer while
+   * ingest ran, and indexing no faster (docs/benchmarks.md). Raise it on a machine with cores to spare.
+   */
+  JUNJO_DUCKDB_THREADS: positiveInt(1),
   /** Delete spans older than this many days (off when unset). */
   JUNJO_RETENTION_DAYS: z.coerce
     .number({ error: 'must be a number of days' })
@@ -209,6 +215,8 @@ export interface Config {
   indexerEnabled: boolean;
   /** DuckDB memory_limit of the span store. */
   duckdbMemoryLimit: string;
+  /** DuckDB threads of the span store. */
+  duckdbThreads: number;
   backup: {
     /** Backups are off without a bucket. */
     s3Bucket?: string;
@@ -305,6 +313,7 @@ export function load(env: NodeJS.ProcessEnv = process.env): Config {
     retentionDays: e.JUNJO_RETENTION_DAYS,
     indexerEnabled: e.JUNJO_INDEXER === 'on',
     duckdbMemoryLimit: e.JUNJO_DUCKDB_MEMORY_LIMIT,
+    duckdbThreads: e.JUNJO_DUCKDB_THREADS,
     backup: {
       s3Bucket: e.JUNJO_BACKUP_S3_BUCKET,
       s3Prefix: e.JUNJO_BACKUP_S3_PREFIX,

@@ -27,6 +27,8 @@ export interface DuckDbSpanStoreOptions {
    * 476/481-571/592 MB, end to end and query times the same within noise).
    */
   memoryLimit?: string;
+  /** DuckDB's worker threads (`JUNJO_DUCKDB_THREADS`); default 1. */
+  threads?: number;
   /** Connections serving queries concurrently; default 2 (one per core on the reference machine). */
   readers?: number;
   /** Spans deleted per retention transaction; default 100,000. */
@@ -318,6 +320,7 @@ export class DuckDbSpanStore implements SpanStore {
         // limit the API allows (1..10000; DuckDB's default stops at 50).
         late_materialization_max_rows: '10000',
         checkpoint_threshold: options.checkpointThreshold ?? '128MB',
+        threads: String(options.threads ?? 1),
       });
       const writer = await instance.connect();
       await applySchema(writer);
