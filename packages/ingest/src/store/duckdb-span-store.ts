@@ -238,6 +238,23 @@ async function loadTraceIndex(conn: DuckDBConnection, maxTraces: number): Promis
   return index;
 }
 
+/**
+ * `columns` (SPAN_TEXT's, then start_ns and span_id) with their rows in NEWEST_FIRST order. For a trace's
+ * rows: DuckDB's ORDER BY cost ~1 ms of a ~2.4 ms spans query at the median (1M-span file, 20-span traces,
+ * alternating blocks), and p95 4.3-4.6 vs 2.4-3.2 ms without it.
+ */
+function newestFirst(columns: DuckDBValue[][]): DuckDBValue[][] {
+  const start = (columns[3] ?? []) as bigint[];
+  const spanId = (columns[4] ?? []) as bigint[];
+  const order = start.map((_, i) => i);
+  order.sort((a, b) => {
+    const byStart = start[b]! - start[a]!;
+    if (byStart !== 0n) return byStart > 0n ? 1 : -1;
+    return spanId[b]! > spanId[a]! ? 1 : spanId[b]! < spanId[a]! ? -1 : 0;
+  });
+  return columns.slice(0, 3).map((column) => order.map((i) => column[i]!));
+}
+
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const SPAN_ID = /^[0-9a-f]{16}$/;
 
@@ -273,7 +290,8 @@ const SQL = {
   // A trace's start-time range first (0002_trace_times.sql), then its spans inside it: the range lets the zone
   // maps on start_ns skip the row groups written at other times.
   traceTimes: 'SELECT min(min_start_ns), max(max_start_ns) FROM trace_times WHERE trace_id = $1',
-  traceSpans: `SELECT ${SPAN_TEXT} FROM spans WHERE trace_id = $1 AND start_ns BETWEEN $2 AND $3 ${NEWEST_FIRST}`,
+  // Sorted here rather than by DuckDB (`newestFirst`): a trace's few rows cost its sort operator ~1 ms.
+  traceSpans: `SELECT ${SPAN_TEXT}, start_ns, span_id FROM spans WHERE trace_id = $1 AND start_ns BETWEEN $2 AND $3`,
   span: `SELECT ${SPAN_TEXT} FROM spans WHERE trace_id = $1 AND span_id = $2 AND start_ns BETWEEN $3 AND $4 LIMIT 1`,
   stats: 'SELECT (SELECT count(*) FROM spans), (SELECT count(*) FROM state_patches)',
 };
@@ -527,7 +545,9 @@ export class DuckDbSpanStore implements SpanStore {
     const id = BigInt(`0x${traceId}`);
     const range = await this.traceRange(id);
     if (!range) return '[]';
-    return this.spanArray(SQL.traceSpans, [id, ...range], [UHUGEINT, BIGINT, BIGINT]);
+    this.assertOpen();
+    const columns = await this.readers.columns(SQL.traceSpans, [id, ...range], [UHUGEINT, BIGINT, BIGINT]);
+    return `[${spanTexts(newestFirst(columns)).join(',')}]`;
   }
 
   async span(traceId: string, spanId: string): Promise<string | null> {
