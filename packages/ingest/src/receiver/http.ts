@@ -117,6 +117,9 @@ export async function startHttpReceiver(
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '').split('?')[0]!;
+    // Stopping: every answer (503s included) ends its connection, or a client re-sending on a keep-alive
+    // socket would keep it busy and `close()` would wait for it for ever (seen once in CI under load).
+    if (!serving) res.setHeader('connection', 'close');
     if (path === '/healthz') {
       res.writeHead(serving ? 200 : 503, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: serving ? 'ok' : 'stopping' }));
