@@ -590,7 +590,7 @@ export class DuckDbSpanStore implements SpanStore {
       if (step === 0) break;
       deleted += step;
     }
-    await this.lane.run(() => this.afterRetention());
+    await this.lane.run(() => this.afterRetention(deleted > 0));
     return deleted;
   }
 
@@ -620,7 +620,7 @@ export class DuckDbSpanStore implements SpanStore {
   }
 
   /** Drops services left without spans, and checkpoints so the freed blocks are reused. */
-  private async afterRetention(): Promise<void> {
+  private async afterRetention(deletedAny: boolean): Promise<void> {
     const conn = this.writer;
     await conn.run(
       'DELETE FROM services WHERE service_name NOT IN (SELECT DISTINCT service_name FROM spans)',
@@ -629,8 +629,9 @@ export class DuckDbSpanStore implements SpanStore {
     this.knownServices.clear();
     for (const name of names) this.knownServices.add(String(name));
     this.servicesText = undefined;
-    // Traces whose spans are all gone leave the index (and a dropped index returns if the rest fits).
-    this.traceIndex = await loadTraceIndex(conn, this.traceIndexMaxTraces);
+    // Traces whose spans are all gone leave the index (and a dropped index returns if the rest fits). Not
+    // when nothing was deleted: the pass runs every 10 minutes, and reading trace_times whole takes a while.
+    if (deletedAny) this.traceIndex = await loadTraceIndex(conn, this.traceIndexMaxTraces);
     try {
       await conn.run('CHECKPOINT');
     } catch {
