@@ -287,8 +287,9 @@ const SQL = {
   workflows: joinedJson(
     `SELECT json, start_ns, span_id FROM root_and_workflow_spans WHERE service_name = $1 AND is_workflow ${NEWEST_FIRST} LIMIT $2`,
   ),
-  // A trace's start-time range first (0002_trace_times.sql), then its spans inside it: the range lets the zone
-  // maps on start_ns skip the row groups written at other times.
+  // A trace's start-time range first (from the trace index, or 0002_trace_times.sql while there is none),
+  // then its spans inside it: the range lets the zone maps on start_ns skip the row groups written at other
+  // times.
   traceTimes: 'SELECT min(min_start_ns), max(max_start_ns) FROM trace_times WHERE trace_id = $1',
   // Sorted here rather than by DuckDB (`newestFirst`): a trace's few rows cost its sort operator ~1 ms.
   traceSpans: `SELECT ${SPAN_TEXT}, start_ns, span_id FROM spans WHERE trace_id = $1 AND start_ns BETWEEN $2 AND $3`,
