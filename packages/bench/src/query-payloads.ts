@@ -97,8 +97,14 @@ export function withFreshIds(request: Buffer, n: number, shiftNs = 0n): Buffer {
       shift += 7;
     }
   };
-  // Calls `visit(field, start, end)` for each length-delimited field of the message at [start, end).
-  const fields = (start: number, end: number, visit: (field: number, from: number, to: number) => void) => {
+  // Calls `visit(field, start, end)` for each length-delimited field of the message at [start, end), and
+  // `visitFixed64(field, at)` for each fixed64 one.
+  const fields = (
+    start: number,
+    end: number,
+    visit: (field: number, from: number, to: number) => void,
+    visitFixed64: (field: number, at: number) => void = () => {},
+  ) => {
     let pos = start;
     while (pos < end) {
       const [tag, afterTag] = varint(pos);
@@ -108,32 +114,15 @@ export function withFreshIds(request: Buffer, n: number, shiftNs = 0n): Buffer {
         visit(tag >>> 3, from, from + len);
         pos = from + len;
       } else if (wire === 0) pos = varint(afterTag)[1];
-      else if (wire === 1) pos = afterTag + 8;
-      else if (wire === 5) pos = afterTag + 4;
+      else if (wire === 1) {
+        visitFixed64(tag >>> 3, afterTag);
+        pos = afterTag + 8;
+      } else if (wire === 5) pos = afterTag + 4;
       else throw new Error(`withFreshIds: wire type ${wire}`);
     }
   };
   const xorTail = (to: number) => {
     for (let i = 0; i < 4; i++) out[to - 4 + i]! ^= mask[i]!;
-  };
-  // Span fields 7 and 8 (start_time_unix_nano, end_time_unix_nano) are fixed64: add shiftNs to each.
-  const shiftTimes = (start: number, end: number) => {
-    let pos = start;
-    while (pos < end) {
-      const [tag, afterTag] = varint(pos);
-      const wire = tag & 7;
-      if (wire === 1) {
-        const field = tag >>> 3;
-        if (field === 7 || field === 8)
-          out.writeBigUInt64LE(out.readBigUInt64LE(afterTag) + shiftNs, afterTag);
-        pos = afterTag + 8;
-      } else if (wire === 2) {
-        const [len, from] = varint(afterTag);
-        pos = from + len;
-      } else if (wire === 0) pos = varint(afterTag)[1];
-      else if (wire === 5) pos = afterTag + 4;
-      else throw new Error(`withFreshIds: wire type ${wire}`);
-    }
   };
   fields(0, out.length, (f, rs, re) => {
     if (f !== 1) return;
@@ -141,10 +130,17 @@ export function withFreshIds(request: Buffer, n: number, shiftNs = 0n): Buffer {
       if (f2 !== 2) return;
       fields(ss, se, (f3, s, e) => {
         if (f3 !== 2) return;
-        fields(s, e, (id, from, to) => {
-          if ((id === 1 || id === 2 || id === 4) && to - from >= 8) xorTail(to);
-        });
-        if (shiftNs !== 0n) shiftTimes(s, e);
+        fields(
+          s,
+          e,
+          (id, from, to) => {
+            if ((id === 1 || id === 2 || id === 4) && to - from >= 8) xorTail(to);
+          },
+          // Span fields 7 and 8: start_time_unix_nano and end_time_unix_nano.
+          (id, at) => {
+            if (id === 7 || id === 8) out.writeBigUInt64LE(out.readBigUInt64LE(at) + shiftNs, at);
+          },
+        );
       });
     });
   });

@@ -218,12 +218,7 @@ async function prepareBatch(
  * writer connection inside the write lane (or before any write), so no batch commits meanwhile.
  */
 async function loadTraceIndex(conn: DuckDBConnection, maxTraces: number): Promise<TraceIndex | undefined> {
-  const [count] = (await conn.run('SELECT count(DISTINCT trace_id) FROM trace_times'))
-    .getChunk(0)
-    .getColumns();
-  const traces = Number(count?.[0] ?? 0);
-  if (traces > maxTraces) return undefined;
-  const index = TraceIndex.create(maxTraces, traces);
+  const index = TraceIndex.create(maxTraces);
   const result = await conn.stream(
     'SELECT trace_id, min(min_start_ns), max(max_start_ns) FROM trace_times GROUP BY trace_id',
   );
@@ -232,11 +227,14 @@ async function loadTraceIndex(conn: DuckDBConnection, maxTraces: number): Promis
     if (!chunk || chunk.rowCount === 0) break;
     const [ids = [], mins = [], maxes = []] = chunk.getColumns();
     for (let i = 0; i < ids.length; i++) {
-      index.add(ids[i] as bigint, mins[i] as bigint, maxes[i] as bigint);
+      if (!index.add(ids[i] as bigint, mins[i] as bigint, maxes[i] as bigint)) return undefined;
     }
   }
   return index;
 }
+
+/** The HTTP body of a list of span JSON texts. */
+const arrayOf = (texts: string[]) => `[${texts.join(',')}]`;
 
 /**
  * `columns` (SPAN_TEXT's, then start_ns and span_id) with their rows in NEWEST_FIRST order. For a trace's
@@ -548,7 +546,7 @@ export class DuckDbSpanStore implements SpanStore {
     if (!range) return '[]';
     this.assertOpen();
     const columns = await this.readers.columns(SQL.traceSpans, [id, ...range], [UHUGEINT, BIGINT, BIGINT]);
-    return `[${spanTexts(newestFirst(columns)).join(',')}]`;
+    return arrayOf(spanTexts(newestFirst(columns)));
   }
 
   async span(traceId: string, spanId: string): Promise<string | null> {
@@ -674,7 +672,7 @@ export class DuckDbSpanStore implements SpanStore {
 
   /** `jsonArray` for a `spans` query selecting SPAN_TEXT. */
   private async spanArray(sql: string, values: DuckDBValue[], types: DuckDBType[]): Promise<string> {
-    return `[${(await this.spanTexts(sql, values, types)).join(',')}]`;
+    return arrayOf(await this.spanTexts(sql, values, types));
   }
 
   /** The JSON text of each row of a `spans` query selecting SPAN_TEXT. */

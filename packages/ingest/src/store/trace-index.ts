@@ -42,8 +42,8 @@ export class TraceIndex {
     this.mask = slots - 1;
   }
 
-  static create(maxTraces: number, expected = 0): TraceIndex {
-    return new TraceIndex(slotsFor(Math.max(expected, 1024)), maxTraces);
+  static create(maxTraces: number): TraceIndex {
+    return new TraceIndex(1024, maxTraces);
   }
 
   /** Bytes held by the table. */
@@ -117,13 +117,6 @@ export class TraceIndex {
       this.ranges[slot * 2 + 1] = ranges[old * 2 + 1]!;
     }
   }
-}
-
-/** The smallest power of two with `traces` at most three quarters of it. */
-function slotsFor(traces: number): number {
-  let slots = 1024;
-  while (traces * 4 > slots * 3) slots *= 2;
-  return slots;
 }
 
 function keyOf(traceId: bigint): [number, number] {
