@@ -6,11 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { cpuShares, machine, runTs, sampleRss, stop, waitForLine, writeReport } from './harness.ts';
+import type { LoadResult } from './load/stats.ts';
 import { buildTraceSet } from './query-payloads.ts';
 
 const TRACES = Number(process.env.BENCH_TRACES ?? 50_000);
@@ -20,6 +21,11 @@ const RUNS = Number(process.env.BENCH_QUERY_RUNS ?? 200);
 const BACKGROUND_RATE = process.env.BENCH_BACKGROUND_RATE
   ? Number(process.env.BENCH_BACKGROUND_RATE)
   : undefined;
+// The background load generator stands in for applications on other machines, but shares this machine's
+// cores with the server. It runs at this nice level (default 10, lower priority) so that it takes the CPU
+// the server leaves rather than the server's; the rate it achieved is checked and reported. 0 runs it at the
+// server's priority.
+const BACKGROUND_NICE = Number(process.env.BENCH_BACKGROUND_NICE ?? 10);
 const dataDir = mkdtempSync(path.join(tmpdir(), 'junjo-bench-query-'));
 Object.assign(process.env, { JUNJO_DATA_DIR: dataDir, JUNJO_LOG_LEVEL: 'warn' });
 
@@ -239,6 +245,9 @@ const background = runTs('packages/bench/src/load/grpc.ts', [
     ratePerSecond: backgroundRate,
   }),
 ]);
+setPriority(background.pid!, BACKGROUND_NICE);
+// Its one JSON line (LoadResult), printed when SIGTERM ends it below: the rate it achieved.
+const backgroundDone = waitForLine(background, /^(\{.*"spansPerSecond".*\})$/);
 await new Promise((r) => setTimeout(r, 3000));
 const peakBefore = sampleRss(ingest.pid!);
 const busyShares = cpuShares();
@@ -249,6 +258,12 @@ process.stdout.write(
 );
 const rssBusy = peakBefore();
 background.kill('SIGTERM');
+const achieved = JSON.parse(await backgroundDone) as LoadResult;
+// Below this, the "during ingest" figures were taken under less load than they say.
+const backgroundShort = achieved.spansPerSecond < backgroundRate * 0.95;
+process.stdout.write(
+  `background load: ${achieved.spansPerSecond.toLocaleString('en')} spans/s achieved of ${backgroundRate.toLocaleString('en')} aimed at, ${achieved.errors} failed exports${backgroundShort ? ' (SHORT of its aim)' : ''}\n`,
+);
 
 await stop(ingest);
 SpanQuery.close();
@@ -273,7 +288,9 @@ spans each), then \`POST /api/admin/flush-wal\`'s call waits until all are query
 p50 / p95 over ${RUNS} runs each, at the query service (gRPC, as the handlers call it) and through the HTTP handler
 (the exported Lambda handler with a real session, in this process). "During ingest": a load generator process
 sends new spans of the same shape (20-span traces under fresh ids) at ${BACKGROUND_RATE === undefined ? 'half the end-to-end rate above' : `${backgroundRate.toLocaleString('en')} spans/s (BENCH_BACKGROUND_RATE)`}, paced,
-while the queries run; load generator, benchmark and ingest process share the machine's 2 cores. CPU time the
+while the queries run. It achieved ${achieved.spansPerSecond.toLocaleString('en')} spans/s over its run${backgroundShort ? ' (**short of its aim: the "during ingest" rows were measured under less load**)' : ''}, and ${achieved.errors} of
+its exports failed. Load generator, benchmark and ingest process share the machine's 2 cores; the load generator,
+which stands in for applications on other machines, runs at nice ${BACKGROUND_NICE} (BENCH_BACKGROUND_NICE). CPU time the
 hypervisor gave to other guests (steal) / left idle: ${idleCpu.steal}% / ${idleCpu.idle}% during the idle queries, ${busyCpu.steal}% / ${busyCpu.idle}% during ingest.
 
 | query | load | query service | HTTP handler |
@@ -284,7 +301,7 @@ Against the issue's targets (computed by the benchmark from the figures above):
 
 - Indexing ≥ 100,000 spans/s end to end — ${indexRate >= 100_000 ? 'met' : '**not met**'} (${Math.round(indexRate).toLocaleString('en')} spans/s)
 - Ingest RSS ≤ 512 MB while serving queries during ingest — ${rssBusy <= 512 * 2 ** 20 ? 'met' : '**not met**'} (${mb(rssBusy)})
-${verdicts.join('\n')}`,
+${verdicts.join('\n')}${backgroundShort ? '\n- The background load fell short of its aim: the "during ingest" verdicts above do not count.' : ''}`,
 );
 process.stdout.write('\nwritten to docs/benchmarks.md\n');
 process.exit(0);

@@ -43,9 +43,12 @@ const metadata = new grpc.Metadata();
 metadata.set('x-junjo-api-key', o.key);
 let next = 0;
 
+// SIGTERM ends the run early: the calls in flight finish, and the result covers the time until then.
+const stop = new AbortController();
+process.once('SIGTERM', () => stop.abort());
 const started = performance.now();
 let sent = 0;
-const result = await drive(o, async (slot) => {
+const result = await drive({ ...o, stop: stop.signal }, async (slot) => {
   if (o.ratePerSecond) {
     // Pace to the target rate: wait until this request's share of the schedule is due.
     const dueMs = ((sent++ * spansPerRequest) / o.ratePerSecond) * 1000;

@@ -25,18 +25,19 @@ export function summarise(
     spans,
     errors,
     ...(errorSample ? { errorSample } : {}),
-    spansPerSecond: Math.round(spans / seconds),
+    spansPerSecond: seconds > 0 ? Math.round(spans / seconds) : 0,
     p50Ms: Number(at(0.5).toFixed(2)),
     p99Ms: Number(at(0.99).toFixed(2)),
   };
 }
 
 /**
- * Runs `worker` on `concurrency` loops: a warm-up, then `seconds` of measurement. Each call returns the
- * number of spans it delivered, or throws.
+ * Runs `worker` on `concurrency` loops: a warm-up, then `seconds` of measurement, or less if `stop` aborts
+ * first (the result then covers the time measured until then). Each call returns the number of spans it
+ * delivered, or throws.
  */
 export async function drive(
-  options: { seconds: number; warmupSeconds: number; concurrency: number },
+  options: { seconds: number; warmupSeconds: number; concurrency: number; stop?: AbortSignal },
   worker: (slot: number) => Promise<number>,
 ): Promise<LoadResult> {
   const latencies: number[] = [];
@@ -48,7 +49,7 @@ export async function drive(
   const end = warmupEnd + options.seconds * 1000;
   await Promise.all(
     Array.from({ length: options.concurrency }, async (_, slot) => {
-      while (performance.now() < end) {
+      while (performance.now() < end && !options.stop?.aborted) {
         const t0 = performance.now();
         try {
           const n = await worker(slot);
@@ -63,5 +64,6 @@ export async function drive(
       }
     }),
   );
-  return summarise(latencies, spans, errors, options.seconds, errorSample);
+  const measured = Math.min(options.seconds, Math.max(0, (performance.now() - warmupEnd) / 1000));
+  return summarise(latencies, spans, errors, measured, errorSample);
 }
