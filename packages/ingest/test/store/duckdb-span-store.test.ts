@@ -1,8 +1,8 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { SpanRecordInput, SpanStore as SpanStoreType } from '../../src/store/index.ts';
 import { SpanStore } from '../../src/store/index.ts';
 import { applySchema, SCHEMA_DIR, schemaFiles } from '../../src/store/schema.ts';
@@ -34,7 +34,15 @@ async function inspect<T>(file: string, sql: string): Promise<T[][]> {
 }
 
 describe('DuckDB span store', () => {
-  const { openStore, file, dir } = useStoreDir((at) => SpanStore.open(at));
+  const { openStore, file, dir } = useStoreDir((at) => SpanStore.open(at, storeOptions));
+  let storeOptions: Parameters<typeof SpanStore.open>[1] = {};
+  beforeEach(() => {
+    storeOptions = {};
+  });
+  const openStoreWith = (options: Parameters<typeof SpanStore.open>[1]) => {
+    storeOptions = options;
+    return openStore();
+  };
 
   it('applies the schema files once and records their versions', async () => {
     const store = await openStore();
@@ -222,6 +230,32 @@ describe('DuckDB span store', () => {
     // Freed blocks are reused: the file stops growing once retention keeps pace.
     expect(sizes.at(-1)!).toBeLessThanOrEqual(Math.max(...sizes.slice(2, 4)) * 1.25);
   }, 120_000);
+
+  it('checkpoints once writes stop (the DuckDB WAL emptied, the data kept), and not when that is off', async () => {
+    const walBytes = () => (existsSync(`${file()}.wal`) ? statSync(`${file()}.wal`).size : 0);
+    const records = Array.from({ length: 200 }, (_, i) =>
+      record({ trace: Math.floor(i / 20), span: i, startMs: i }),
+    );
+    const off = await SpanStore.open(file(), { idleCheckpointMs: 0 });
+    try {
+      await off.write(records.slice(0, 100), 1);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(walBytes()).toBeGreaterThan(0);
+    } finally {
+      await off.close();
+    }
+
+    const on = await openStoreWith({ idleCheckpointMs: 100, idleCheckpointBytes: 1 });
+    await on.write(records.slice(100), 2);
+    expect(walBytes()).toBeGreaterThan(0);
+    const deadline = Date.now() + 10_000;
+    while (walBytes() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(walBytes()).toBe(0);
+    expect((await on.stats()).spans).toBe(200);
+    const trace = records.filter((r) => r.traceId === traceId(7));
+    expect(await on.traceSpans(traceId(7))).toBe(body(newestFirst(trace)));
+    expect(await on.checkpoint()).toBe(2);
+  });
 
   it('answers newest-first lists over several row groups while batches commit', async () => {
     const store = await openStore();
