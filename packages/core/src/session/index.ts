@@ -19,11 +19,22 @@ const ISSUER = 'junjo-server';
 
 let cachedKey: { secret: string; key: Uint8Array } | undefined;
 
+/**
+ * Tokens already decrypted under the current key, with their session id and expiry. A browser sends the same
+ * cookie with every request, and decrypting it is a WebCrypto call, which Node runs on its thread pool: a
+ * round trip that waits for a free core when the machine is busy. Only tokens that decrypted and validated
+ * are kept, a change of secret empties it, and each use checks the expiry again. The session's row is still
+ * read on every request, so a revoked session is refused at once.
+ */
+const decrypted = new Map<string, { sessionId: string; expiresAtMs: number }>();
+const MAX_DECRYPTED = 1024;
+
 /** 256-bit key for JWE `dir` + A256GCM, derived from the configured secret. */
 function key(): Uint8Array {
   const secret = Config.get().sessionSecret;
   if (cachedKey?.secret !== secret) {
     cachedKey = { secret, key: new Uint8Array(createHash('sha256').update(secret, 'utf8').digest()) };
+    decrypted.clear();
   }
   return cachedKey.key;
 }
@@ -51,13 +62,26 @@ export async function create(userId: string): Promise<{ token: string; expiresAt
 /** The session id inside a token, or undefined for anything tampered, foreign, expired or garbage. */
 async function sessionIdOf(token: string | undefined): Promise<string | undefined> {
   if (!token || token.length > MAX_TOKEN_LENGTH) return undefined;
+  const secretKey = key();
+  const known = decrypted.get(token);
+  if (known) {
+    if (known.expiresAtMs > Date.now()) return known.sessionId;
+    decrypted.delete(token);
+    return undefined;
+  }
   try {
-    const { payload } = await jwtDecrypt(token, key(), {
+    const { payload } = await jwtDecrypt(token, secretKey, {
       issuer: ISSUER,
       keyManagementAlgorithms: ['dir'],
       contentEncryptionAlgorithms: ['A256GCM'],
     });
-    return typeof payload.sid === 'string' ? payload.sid : undefined;
+    if (typeof payload.sid !== 'string') return undefined;
+    // Decrypted under the key current when it started; kept only if that is still the key.
+    if (typeof payload.exp === 'number' && cachedKey?.key === secretKey) {
+      if (decrypted.size >= MAX_DECRYPTED) decrypted.delete(decrypted.keys().next().value!);
+      decrypted.set(token, { sessionId: payload.sid, expiresAtMs: payload.exp * 1000 });
+    }
+    return payload.sid;
   } catch {
     return undefined;
   }
