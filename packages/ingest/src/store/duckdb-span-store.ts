@@ -485,8 +485,9 @@ export class DuckDbSpanStore implements SpanStore {
 
   /**
    * Checkpoints through the write lane (a batch that arrives meanwhile commits after it), if the WAL is big
-   * enough to be worth it. DuckDB refuses while a query runs (a forced checkpoint would hold new queries back
-   * until it ends): the timer is then re-armed, and the next quiet moment takes it.
+   * enough to be worth it. Queries in flight carry on meanwhile: DuckDB 1.5 refuses a checkpoint only while
+   * another transaction holds changes, which the lane rules out (checked with a query running on another
+   * connection). Should it fail anyway, the timer is re-armed.
    */
   private checkpointWhenIdle(): void {
     if (this.closed || this.failed) return;
@@ -680,7 +681,7 @@ export class DuckDbSpanStore implements SpanStore {
     try {
       await conn.run('CHECKPOINT');
     } catch {
-      // Refused while a query runs; DuckDB's next automatic checkpoint reclaims the space instead.
+      // Should DuckDB refuse it, its next automatic checkpoint reclaims the space instead.
     }
   }
 
