@@ -248,6 +248,8 @@ const background = runTs('packages/bench/src/load/grpc.ts', [
 setPriority(background.pid!, BACKGROUND_NICE);
 // Its one JSON line (LoadResult), printed when SIGTERM ends it below: the rate it achieved.
 const backgroundDone = waitForLine(background, /^(\{.*"spansPerSecond".*\})$/);
+// A load generator that dies early fails the run where its result is awaited, after the measurements.
+backgroundDone.catch(() => {});
 await new Promise((r) => setTimeout(r, 3000));
 const peakBefore = sampleRss(ingest.pid!);
 const busyShares = cpuShares();
