@@ -232,28 +232,38 @@ async function measureAll(label: string) {
   return rows;
 }
 
+/**
+ * A load generator process (load/grpc.ts) sending live-shaped traces paced at `rate` spans/s for up to
+ * `seconds`, at BACKGROUND_NICE. `result` is its LoadResult, printed when it ends or when SIGTERM
+ * (`child.kill`) ends it early; it rejects if the process dies first, for whoever awaits it then.
+ */
+function pacedLoad(rate: number, seconds: number, concurrency: number, channels: number) {
+  const child = runTs('packages/bench/src/load/grpc.ts', [
+    JSON.stringify({
+      port: grpcPort,
+      seconds,
+      warmupSeconds: 0,
+      concurrency,
+      channels,
+      kind: 'traces',
+      key,
+      ratePerSecond: rate,
+    }),
+  ]);
+  setPriority(child.pid!, BACKGROUND_NICE);
+  const result = waitForLine(child, /^(\{.*"spansPerSecond".*\})$/).then(
+    (line) => JSON.parse(line) as LoadResult,
+  );
+  result.catch(() => {});
+  return { child, result };
+}
+
 const idleShares = cpuShares();
 const idle = await measureAll('idle');
 const idleCpu = idleShares();
 const rssIdle = rss();
 const backgroundRate = BACKGROUND_RATE ?? Math.round(indexRate / 2);
-const background = runTs('packages/bench/src/load/grpc.ts', [
-  JSON.stringify({
-    port: grpcPort,
-    seconds: 600,
-    warmupSeconds: 0,
-    concurrency: 4,
-    channels: 1,
-    kind: 'traces',
-    key,
-    ratePerSecond: backgroundRate,
-  }),
-]);
-setPriority(background.pid!, BACKGROUND_NICE);
-// Its one JSON line (LoadResult), printed when SIGTERM ends it below: the rate it achieved.
-const backgroundDone = waitForLine(background, /^(\{.*"spansPerSecond".*\})$/);
-// A load generator that dies early fails the run where its result is awaited, after the measurements.
-backgroundDone.catch(() => {});
+const background = pacedLoad(backgroundRate, 600, 4, 1);
 await new Promise((r) => setTimeout(r, 3000));
 const peakBefore = sampleRss(ingest.pid!);
 const busyShares = cpuShares();
@@ -263,8 +273,8 @@ process.stdout.write(
   `CPU steal / idle: ${idleCpu.steal}% / ${idleCpu.idle}% during the idle queries, ${busyCpu.steal}% / ${busyCpu.idle}% during ingest\n`,
 );
 const rssBusy = peakBefore();
-background.kill('SIGTERM');
-const achieved = JSON.parse(await backgroundDone) as LoadResult;
+background.child.kill('SIGTERM');
+const achieved = await background.result;
 // Below this, the "during ingest" figures were taken under less load than they say.
 const backgroundShort = achieved.spansPerSecond < backgroundRate * 0.95;
 process.stdout.write(
@@ -275,23 +285,10 @@ process.stdout.write(
 // the same nice level as the background load; then the backlog it left, read by draining it. An indexer that
 // keeps up leaves only the batches in flight, well under a second of load.
 await SpanQuery.flushWal();
-const sustainedLoad = runTs('packages/bench/src/load/grpc.ts', [
-  JSON.stringify({
-    port: grpcPort,
-    seconds: SUSTAINED_SECONDS,
-    warmupSeconds: 0,
-    concurrency: 8,
-    channels: 2,
-    kind: 'traces',
-    key,
-    ratePerSecond: SUSTAINED_RATE,
-  }),
-]);
-setPriority(sustainedLoad.pid!, BACKGROUND_NICE);
 process.stdout.write(
   `sustained: ${SUSTAINED_RATE.toLocaleString('en')} spans/s for ${SUSTAINED_SECONDS} s…\n`,
 );
-const sustained = JSON.parse(await waitForLine(sustainedLoad, /^(\{.*"spansPerSecond".*\})$/)) as LoadResult;
+const sustained = await pacedLoad(SUSTAINED_RATE, SUSTAINED_SECONDS, 8, 2).result;
 const drainStart = performance.now();
 const backlog = (await SpanQuery.flushWal()).spansIndexed;
 const drainSeconds = (performance.now() - drainStart) / 1000;

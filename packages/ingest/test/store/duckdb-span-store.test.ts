@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SpanRecordInput, SpanStore as SpanStoreType } from '../../src/store/index.ts';
 import { SpanStore } from '../../src/store/index.ts';
 import { applySchema, SCHEMA_DIR, schemaFiles } from '../../src/store/schema.ts';
@@ -34,15 +34,7 @@ async function inspect<T>(file: string, sql: string): Promise<T[][]> {
 }
 
 describe('DuckDB span store', () => {
-  const { openStore, file, dir } = useStoreDir((at) => SpanStore.open(at, storeOptions));
-  let storeOptions: Parameters<typeof SpanStore.open>[1] = {};
-  beforeEach(() => {
-    storeOptions = {};
-  });
-  const openStoreWith = (options: Parameters<typeof SpanStore.open>[1]) => {
-    storeOptions = options;
-    return openStore();
-  };
+  const { openStore, file, dir } = useStoreDir((at) => SpanStore.open(at));
 
   it('applies the schema files once and records their versions', async () => {
     const store = await openStore();
@@ -245,16 +237,20 @@ describe('DuckDB span store', () => {
       await off.close();
     }
 
-    const on = await openStoreWith({ idleCheckpointMs: 100, idleCheckpointBytes: 1 });
-    await on.write(records.slice(100), 2);
-    expect(walBytes()).toBeGreaterThan(0);
-    const deadline = Date.now() + 10_000;
-    while (walBytes() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(walBytes()).toBe(0);
-    expect((await on.stats()).spans).toBe(200);
-    const trace = records.filter((r) => r.traceId === traceId(7));
-    expect(await on.traceSpans(traceId(7))).toBe(body(newestFirst(trace)));
-    expect(await on.checkpoint()).toBe(2);
+    const on = await SpanStore.open(file(), { idleCheckpointMs: 100, idleCheckpointBytes: 1 });
+    try {
+      await on.write(records.slice(100), 2);
+      expect(walBytes()).toBeGreaterThan(0);
+      const deadline = Date.now() + 10_000;
+      while (walBytes() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(walBytes()).toBe(0);
+      expect((await on.stats()).spans).toBe(200);
+      const trace = records.filter((r) => r.traceId === traceId(7));
+      expect(await on.traceSpans(traceId(7))).toBe(body(newestFirst(trace)));
+      expect(await on.checkpoint()).toBe(2);
+    } finally {
+      await on.close();
+    }
   });
 
   it('answers newest-first lists over several row groups while batches commit', async () => {
