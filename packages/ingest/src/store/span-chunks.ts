@@ -300,6 +300,12 @@ export class BatchBuilder {
   private readonly traceTimes = new TableChunks(TRACE_TIMES_COLUMNS);
   /** The rows `finish` laid out in traceTimes' chunks, for the store's trace index after the commit. */
   readonly traceRanges: TraceTimes[] = [];
+  /**
+   * Set once two spans of the batch share a span id: only then can the batch hold a repeat of its own span
+   * (an export retried into the same stretch of the WAL), which the duplicate probe then looks for.
+   */
+  mayRepeat = false;
+  private readonly spanIds = new SpanIdSet();
 
   /**
    * Throws (a converter bug) on a malformed id, or a listed span without its JSON, before anything of the
@@ -312,6 +318,7 @@ export class BatchBuilder {
     if (position === 0 || record.startNs < this.minStartNs) this.minStartNs = record.startNs;
     if (position === 0 || record.startNs > this.maxStartNs) this.maxStartNs = record.startNs;
     this.services.add(record.serviceName);
+    if (!this.spanIds.add(span.spanId)) this.mayRepeat = true;
     this.spans.add(span, position);
     this.keys.add(span, position);
     if (span.isRoot || span.isWorkflow) this.listed.add(span, position);
@@ -380,6 +387,56 @@ export class BatchBuilder {
 
   private tables(): Array<{ flush(): void; release(): void }> {
     return [this.spans, this.listed, this.llmTraces, this.patches, this.traceTimes, this.keys];
+  }
+}
+
+/**
+ * A set of 64-bit span ids, in typed arrays (open addressing, at most half full): a batch's 25,000 ids cost
+ * two BigInt shifts each and no object per id. Span ids are random; sequential ones are mixed by the hash.
+ */
+export class SpanIdSet {
+  private keys = new Uint32Array(2 * 4096);
+  private mask = 4095;
+  private size = 0;
+  /** Whether 0 (no slot can hold it: (0, 0) marks an empty one) was added. */
+  private zero = false;
+
+  /** Adds `id` (its low 64 bits); false if it was already there. */
+  add(id: bigint): boolean {
+    const lo = Number(id & 0xffffffffn);
+    const hi = Number((id >> 32n) & 0xffffffffn);
+    if (lo === 0 && hi === 0) {
+      const had = this.zero;
+      this.zero = true;
+      return !had;
+    }
+    if (!this.insert(lo, hi)) return false;
+    if (++this.size * 2 > this.mask + 1) this.grow();
+    return true;
+  }
+
+  private insert(lo: number, hi: number): boolean {
+    let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
+    h ^= h >>> 15;
+    for (let slot = h & this.mask; ; slot = (slot + 1) & this.mask) {
+      const kLo = this.keys[slot * 2]!;
+      const kHi = this.keys[slot * 2 + 1]!;
+      if (kLo === 0 && kHi === 0) {
+        this.keys[slot * 2] = lo;
+        this.keys[slot * 2 + 1] = hi;
+        return true;
+      }
+      if (kLo === lo && kHi === hi) return false;
+    }
+  }
+
+  private grow(): void {
+    const old = this.keys;
+    this.keys = new Uint32Array(old.length * 2);
+    this.mask = this.mask * 2 + 1;
+    for (let i = 0; i < old.length; i += 2) {
+      if (old[i] !== 0 || old[i + 1] !== 0) this.insert(old[i]!, old[i + 1]!);
+    }
   }
 }
 

@@ -381,6 +381,34 @@ export function spanStoreConformance(name: string, makeStore: (file: string) => 
         expect(await store.traceSpans(traceId(1))).toBe(body(newestFirst(old.slice(0, 3))));
         expect(await store.span(traceId(2), spanId(20))).toBe(old[3]!.json);
       });
+
+      it('keeps spans of different traces that share a span id, in one batch and across batches', async () => {
+        const store = await openStore();
+        const first = record({ trace: 70, span: 7, startMs: 700 });
+        const second = record({ trace: 71, span: 7, startMs: 700 });
+        const third = record({ trace: 72, span: 7, startMs: 700 });
+        await store.write([first, second], 1);
+        await store.write([third, first], 2);
+        expect((await store.stats()).spans).toBe(3);
+        for (const [trace, r] of [
+          [70, first],
+          [71, second],
+          [72, third],
+        ] as const) {
+          expect(await store.traceSpans(traceId(trace))).toBe(body([r]));
+        }
+      });
+
+      it('keeps one copy of a span re-sent after the store is reopened', async () => {
+        const first = await openStore();
+        const old = sampleTraces();
+        await first.write(old, 1);
+        await first.close();
+        const store = await openStore();
+        await store.write([record({ trace: 1, span: 15, parent: 10, startMs: 150 }), old[1]!, old[4]!], 2);
+        expect((await store.stats()).spans).toBe(old.length + 1);
+        expect(await store.span(traceId(1), spanId(15))).not.toBeNull();
+      });
     });
 
     it('retention deletes only the older spans, with their patches, and services left without spans', async () => {
