@@ -543,8 +543,9 @@ export class DuckDbSpanStore implements SpanStore {
    * start_ns let the probe skip the row groups outside this range, so its cost follows the range's width.
    *
    * The batch's own range (its earliest to its latest span start) made the probe scan every row stored
-   * while those spans ran: at 100K spans/s, with the spans of an export starting up to 6 s apart, ~100 ms
-   * of a ~270 ms commit of 25,000 spans (measured with a build timing each step). With the trace index
+   * while those spans ran: at 100K spans/s, with the spans of an export starting up to 6 s apart, the probe
+   * took 88-111 ms of a ~270 ms commit of 25,000 spans, and 58-72 ms with the range narrowed (a build timing
+   * each step; docs/benchmarks.md). With the trace index
    * (trace-index.ts) only the batch's traces that already have stored spans count, and for each only
    * where its spans in the batch overlap its stored ones; usually none do. Without the index (more traces
    * stored than it may hold), the batch's own range.
