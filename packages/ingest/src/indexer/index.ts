@@ -89,10 +89,15 @@ export class Indexer {
     const before = { records: this.stats.records, spans: this.stats.spans };
     const deadline = Date.now() + 60_000;
     while (this.#committed < target && Date.now() < deadline) {
-      const pass = await this.#exclusive(() => this.#advance(true));
+      // Steps like the tailing loop's, each handing over the next batch before waiting for the previous
+      // one, so a large backlog drains with two batches in flight; the last step leaves its batch to the
+      // loop, or to the next step, once the target is committed.
+      const pass = await this.#exclusive(() => this.#advance());
       // Nothing to index yet: the newest appends are still being synced.
       if (pass.records === 0 && !this.#inFlight) await new Promise((r) => setTimeout(r, 5));
     }
+    // Stopped (as when ingest closes): no loop will wait for a batch left in flight, so wait for it here.
+    if (!this.#running) await this.#exclusive(() => this.#settle());
     return { records: this.stats.records - before.records, spans: this.stats.spans - before.spans };
   }
 
@@ -105,7 +110,7 @@ export class Indexer {
 
   async #run(): Promise<void> {
     while (this.#running) {
-      const pass = await this.#exclusive(() => this.#advance(false));
+      const pass = await this.#exclusive(() => this.#advance());
       if (pass.records > 0 || this.#inFlight) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.#idleMs);
@@ -130,10 +135,10 @@ export class Indexer {
    * One step: read the next batch and hand it to the store while the previous one is still being written,
    * then wait for that previous one. At most two batches are with the store; they commit in order, and after
    * a failed one the store refuses the next until the checkpoint is read again (`#resync`), so a batch can
-   * never be overtaken by a later one and its checkpoint. `drain` also waits for the batch just handed over.
+   * never be overtaken by a later one and its checkpoint.
    * Resolves with what the awaited writes committed; never rejects.
    */
-  async #advance(drain: boolean): Promise<IndexPass> {
+  async #advance(): Promise<IndexPass> {
     const previous = this.#inFlight;
     this.#inFlight = undefined;
     let batch: Batch | undefined;
@@ -152,7 +157,6 @@ export class Indexer {
     };
     if (previous) add(await this.#finish(previous));
     this.#inFlight = next;
-    if (drain) add(await this.#settle());
     return committed;
   }
 
