@@ -288,7 +288,9 @@ await SpanQuery.flushWal();
 process.stdout.write(
   `sustained: ${SUSTAINED_RATE.toLocaleString('en')} spans/s for ${SUSTAINED_SECONDS} s…\n`,
 );
+const sustainedShares = cpuShares();
 const sustained = await pacedLoad(SUSTAINED_RATE, SUSTAINED_SECONDS, 8, 2).result;
+const sustainedCpu = sustainedShares();
 const drainStart = performance.now();
 const backlog = (await SpanQuery.flushWal()).spansIndexed;
 const drainSeconds = (performance.now() - drainStart) / 1000;
@@ -297,7 +299,7 @@ const sustainedMet =
   sustained.spansPerSecond >= SUSTAINED_RATE * 0.95 &&
   backlog <= sustained.spansPerSecond;
 process.stdout.write(
-  `sustained: ${sustained.spansPerSecond.toLocaleString('en')} spans/s achieved, ${sustained.errors} failed exports; backlog when it stopped ${backlog.toLocaleString('en')} spans, indexed ${drainSeconds.toFixed(2)} s later\n`,
+  `sustained: ${sustained.spansPerSecond.toLocaleString('en')} spans/s achieved, ${sustained.errors} failed exports; backlog when it stopped ${backlog.toLocaleString('en')} spans, indexed ${drainSeconds.toFixed(2)} s later; CPU steal / idle during the load ${sustainedCpu.steal}% / ${sustainedCpu.idle}%\n`,
 );
 
 await stop(ingest);
@@ -320,7 +322,8 @@ spans each), then \`POST /api/admin/flush-wal\`'s call waits until all are query
 - Sustained (after the queries): a load generator process at nice ${BACKGROUND_NICE} sent live-shaped 20-span traces paced at
   ${SUSTAINED_RATE.toLocaleString('en')} spans/s for ${SUSTAINED_SECONDS} s (BENCH_SUSTAINED_RATE, BENCH_SUSTAINED_SECONDS) and achieved
   **${sustained.spansPerSecond.toLocaleString('en')} spans/s** with ${sustained.errors} failed exports. When it stopped, **${backlog.toLocaleString('en')} spans** were
-  still to index (${(backlog / Math.max(1, sustained.spansPerSecond)).toFixed(2)} s of that load), queryable ${drainSeconds.toFixed(2)} s later.
+  still to index (${(backlog / Math.max(1, sustained.spansPerSecond)).toFixed(2)} s of that load), queryable ${drainSeconds.toFixed(2)} s later. CPU steal / idle
+  during the load: ${sustainedCpu.steal}% / ${sustainedCpu.idle}%.
 - DuckDB: **${bytesPerSpan.toFixed(0)} bytes per span** (database file and its WAL, after the load).
 - Ingest process RSS: peak ${mb(rssIdle)} through loading and idle queries; ${mb(rssBusy)} while serving queries during ingest.
 
