@@ -315,6 +315,8 @@ const SQL = {
   traceSpans: `SELECT ${SPAN_TEXT}, start_ns, span_id FROM spans WHERE trace_id = $1 AND start_ns BETWEEN $2 AND $3`,
   span: `SELECT ${SPAN_TEXT} FROM spans WHERE trace_id = $1 AND span_id = $2 AND start_ns BETWEEN $3 AND $4 LIMIT 1`,
   stats: 'SELECT (SELECT count(*) FROM spans), (SELECT count(*) FROM state_patches)',
+  scratchRows: `SELECT coalesce(sum(count), 0) FROM pragma_storage_info('temp.batch_keys')
+    WHERE column_id = 0 AND segment_type <> 'VALIDITY'`,
 };
 
 /**
@@ -729,11 +731,19 @@ export class DuckDbSpanStore implements SpanStore {
   async stats(): Promise<SpanStoreStats> {
     this.assertOpen();
     const [spans, patches] = await this.readers.columnsUnprepared(SQL.stats);
+    // The scratch table is the writer connection's own (a temp table), and made by the first probe.
+    const scratch = await this.lane.run(() =>
+      this.writer
+        .runAndReadAll(SQL.scratchRows)
+        .then((result) => Number(result.getColumns()[0]?.[0] ?? 0))
+        .catch(() => 0),
+    );
     return {
       spans: Number(spans?.[0]),
       statePatches: Number(patches?.[0]),
       fileBytes: statSync(this.file).size + this.walBytes(),
       indexedTraces: this.traceIndex?.size ?? null,
+      scratchRows: scratch,
     };
   }
 

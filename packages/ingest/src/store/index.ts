@@ -83,6 +83,11 @@ export interface SpanStoreStats {
   fileBytes: number;
   /** Traces in the in-memory trace index (trace-index.ts); null while there are too many to hold. */
   indexedTraces: number | null;
+  /**
+   * Rows the duplicate probe's scratch table holds, deleted ones included: at most one batch's keys. While
+   * the table was emptied with DELETE it kept every batch's.
+   */
+  scratchRows: number;
 }
 
 /**
