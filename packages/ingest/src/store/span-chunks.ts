@@ -14,6 +14,7 @@ import {
   VARCHAR,
 } from '@duckdb/node-api';
 import type { SpanRecordInput, StatePatchInput, WireSpanInput } from './index.ts';
+import { hash } from './trace-index.ts';
 
 /**
  * Rows per data chunk (DuckDB takes up to 2048). Smaller chunks free each converted span sooner: with 512
@@ -392,7 +393,7 @@ export class BatchBuilder {
 
 /**
  * A set of 64-bit span ids, in typed arrays (open addressing, at most half full): a batch's 25,000 ids cost
- * two BigInt shifts each and no object per id. Span ids are random; sequential ones are mixed by the hash.
+ * two BigInt shifts each and no object per id. Hashed as the trace index hashes its keys.
  */
 export class SpanIdSet {
   private keys = new Uint32Array(2 * 4096);
@@ -416,9 +417,7 @@ export class SpanIdSet {
   }
 
   private insert(lo: number, hi: number): boolean {
-    let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
-    h ^= h >>> 15;
-    for (let slot = h & this.mask; ; slot = (slot + 1) & this.mask) {
+    for (let slot = hash(lo, hi) & this.mask; ; slot = (slot + 1) & this.mask) {
       const kLo = this.keys[slot * 2]!;
       const kHi = this.keys[slot * 2 + 1]!;
       if (kLo === 0 && kHi === 0) {

@@ -126,8 +126,11 @@ function keyOf(traceId: bigint): [number, number] {
   return lo === EMPTY_LO && hi === EMPTY_HI ? [1, 0] : [lo, hi];
 }
 
-/** Trace ids are random, but a client may make them sequential: mix both halves. */
-function hash(lo: number, hi: number): number {
+/**
+ * Mixes both 32-bit halves of a 64-bit key into a slot hash (also `span-chunks.ts`'s `SpanIdSet`). Ids are
+ * random, but a client may make them sequential.
+ */
+export function hash(lo: number, hi: number): number {
   let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
