@@ -40,8 +40,9 @@ export interface DuckDbSpanStoreOptions {
    */
   checkpointThreshold?: string;
   /**
-   * Traces the in-memory trace index (trace-index.ts) holds before it is dropped, until the next retention
-   * pass rebuilds it; default 786,432 (a 24 MiB table at most). Without it a trace lookup reads trace_times.
+   * Traces the in-memory trace index (trace-index.ts) holds before it evicts the older half; default 786,432
+   * (a 25 MiB table at most, plus 2 MiB per million traces evicted). A lookup of an evicted trace reads
+   * trace_times.
    */
   traceIndexMaxTraces?: number;
   /**
@@ -225,20 +226,33 @@ async function prepareBatch(
 }
 
 /**
- * A trace index of the traces in trace_times, or undefined if there are more than `maxTraces`. Read on the
- * writer connection inside the write lane (or before any write), so no batch commits meanwhile.
+ * The trace index of the traces in trace_times (see trace-index.ts): the most recent `maxTraces / 2` of
+ * them held, if there are more than `maxTraces`, and the rest evicted. Read on the writer connection inside
+ * the write lane (or before any write), so no batch commits meanwhile.
  */
-async function loadTraceIndex(conn: DuckDBConnection, maxTraces: number): Promise<TraceIndex | undefined> {
+async function loadTraceIndex(conn: DuckDBConnection, maxTraces: number): Promise<TraceIndex> {
   const index = TraceIndex.create(maxTraces);
-  const result = await conn.stream(
-    'SELECT trace_id, min(min_start_ns), max(max_start_ns) FROM trace_times GROUP BY trace_id',
-  );
+  const traces =
+    'SELECT trace_id, min(min_start_ns) AS min_ns, max(max_start_ns) AS max_ns FROM trace_times GROUP BY trace_id';
+  const count = (
+    await conn.runAndReadAll('SELECT count(DISTINCT trace_id) FROM trace_times')
+  ).getRows()[0]?.[0];
+  // Traces whose latest span started at or before this are evicted (ties at the edge too).
+  let cutoff: bigint | undefined;
+  if (Number(count) > maxTraces) {
+    const edge = await conn.runAndReadAll(
+      `SELECT max_ns FROM (${traces}) ORDER BY max_ns DESC LIMIT 1 OFFSET ${Math.floor(maxTraces / 2)}`,
+    );
+    cutoff = edge.getRows()[0]?.[0] as bigint;
+  }
+  const result = await conn.stream(traces);
   for (;;) {
     const chunk = await result.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;
-    const [ids = [], mins = [], maxes = []] = chunk.getColumns();
+    const [ids = [], mins = [], maxes = []] = chunk.getColumns() as bigint[][];
     for (let i = 0; i < ids.length; i++) {
-      if (!index.add(ids[i] as bigint, mins[i] as bigint, maxes[i] as bigint)) return undefined;
+      if (cutoff !== undefined && maxes[i]! <= cutoff) index.addEvicted(ids[i]!, maxes[i]!);
+      else index.add(ids[i]!, mins[i]!, maxes[i]!);
     }
   }
   return index;
@@ -307,7 +321,7 @@ const SQL = {
   workflows: joinedJson(
     `SELECT json, start_ns, span_id FROM root_and_workflow_spans WHERE service_name = $1 AND is_workflow ${NEWEST_FIRST} LIMIT $2`,
   ),
-  // A trace's start-time range first (from the trace index, or 0002_trace_times.sql while there is none),
+  // A trace's start-time range first (from the trace index, or 0002_trace_times.sql for a trace it evicted),
   // then its spans inside it: the range lets the zone maps on start_ns skip the row groups written at other
   // times.
   traceTimes: 'SELECT min(min_start_ns), max(max_start_ns) FROM trace_times WHERE trace_id = $1',
@@ -341,8 +355,8 @@ export class DuckDbSpanStore implements SpanStore {
     private readonly knownServices: Set<string>,
     private readonly retentionStep: number,
     private readonly traceIndexMaxTraces: number,
-    /** See trace-index.ts; undefined while the store has more traces than it may hold. */
-    private traceIndex: TraceIndex | undefined,
+    /** See trace-index.ts. */
+    private traceIndex: TraceIndex,
     private readonly idleCheckpoint: { ms: number; bytes: number },
   ) {}
 
@@ -469,14 +483,8 @@ export class DuckDbSpanStore implements SpanStore {
       await this.rollback();
       throw error;
     }
-    const index = this.traceIndex;
-    if (index) {
-      for (const { traceId, minStartNs, maxStartNs } of batch.traceRanges) {
-        if (!index.add(traceId, minStartNs, maxStartNs)) {
-          this.traceIndex = undefined;
-          break;
-        }
-      }
+    for (const { traceId, minStartNs, maxStartNs } of batch.traceRanges) {
+      this.traceIndex.add(traceId, minStartNs, maxStartNs);
     }
     for (const name of newServices) this.knownServices.add(name);
     if (newServices.length > 0) this.servicesText = undefined;
@@ -547,26 +555,19 @@ export class DuckDbSpanStore implements SpanStore {
    * The batch's own range (its earliest to its latest span start) made the probe scan every row stored
    * while those spans ran: at 100K spans/s, with the spans of an export starting up to 6 s apart, the probe
    * took 88-111 ms of a ~270 ms commit of 25,000 spans, and 58-72 ms with the range narrowed (a build timing
-   * each step; docs/benchmarks.md). With the trace index
-   * (trace-index.ts) only the batch's traces that already have stored spans count, and for each only
-   * where its spans in the batch overlap its stored ones; usually none do. Without the index (more traces
-   * stored than it may hold), the batch's own range.
+   * each step; docs/benchmarks.md). With the trace index (trace-index.ts) only the batch's traces that
+   * already have stored spans count, and for each only where its spans in the batch overlap its stored
+   * ones; usually none do. For a trace the index may have evicted, also wherever the batch's spans started
+   * before the index's horizon (for live data, nowhere).
    */
   private storedProbeRange(batch: BatchBuilder): [bigint, bigint] | undefined {
-    const index = this.traceIndex;
-    if (!index) return [batch.minStartNs, batch.maxStartNs];
     let min: bigint | undefined;
     let max: bigint | undefined;
     for (const { traceId, minStartNs, maxStartNs } of batch.traceRanges) {
-      const stored = index.range(traceId);
-      if (!stored) continue;
-      // Where the trace's spans in the batch overlap its stored ones (bigints: no Math.max).
-      let [from, to] = stored;
-      if (minStartNs > from) from = minStartNs;
-      if (maxStartNs < to) to = maxStartNs;
-      if (from > to) continue;
-      if (min === undefined || from < min) min = from;
-      if (max === undefined || to > max) max = to;
+      const range = this.traceIndex.probeRange(traceId, minStartNs, maxStartNs);
+      if (!range) continue;
+      if (min === undefined || range[0] < min) min = range[0];
+      if (max === undefined || range[1] > max) max = range[1];
     }
     return min === undefined || max === undefined ? undefined : [min, max];
   }
@@ -655,15 +656,22 @@ export class DuckDbSpanStore implements SpanStore {
   /**
    * The earliest and latest span start of a stored trace, or undefined for an unknown one. Read before the
    * spans, in an earlier or the same committed state: a batch commits its spans and their ranges together,
-   * so every span this range misses was committed after it was read.
+   * so every span this range misses was committed after it was read. From the trace index, and from
+   * trace_times for a trace it may not cover whole (see trace-index.ts).
    */
   private async traceRange(traceId: bigint): Promise<[bigint, bigint] | undefined> {
-    if (this.traceIndex) return this.traceIndex.range(traceId);
+    const { range, older } = this.traceIndex.lookup(traceId);
+    if (!older) return range;
     const [min, max] = await this.readers.columns(SQL.traceTimes, [traceId], [UHUGEINT]);
     const lo = min?.[0];
     const hi = max?.[0];
-    if (typeof lo !== 'bigint' || typeof hi !== 'bigint') return undefined;
-    return [lo, hi];
+    if (typeof lo !== 'bigint' || typeof hi !== 'bigint') return range;
+    if (!range) return [lo, hi];
+    // Both (bigints: no Math.min).
+    let [from, to] = range;
+    if (lo < from) from = lo;
+    if (hi > to) to = hi;
+    return [from, to];
   }
 
   /**
@@ -718,7 +726,7 @@ export class DuckDbSpanStore implements SpanStore {
     this.knownServices.clear();
     for (const name of names) this.knownServices.add(String(name));
     this.servicesText = undefined;
-    // Traces whose spans are all gone leave the index (and a dropped index returns if the rest fits). Not
+    // Traces whose spans are all gone leave the index and its filter of evicted ids. Not
     // when nothing was deleted: the pass runs every 10 minutes, and reading trace_times whole takes a while.
     if (deletedAny) this.traceIndex = await loadTraceIndex(conn, this.traceIndexMaxTraces);
     try {
@@ -742,7 +750,8 @@ export class DuckDbSpanStore implements SpanStore {
       spans: Number(spans?.[0]),
       statePatches: Number(patches?.[0]),
       fileBytes: statSync(this.file).size + this.walBytes(),
-      indexedTraces: this.traceIndex?.size ?? null,
+      indexedTraces: this.traceIndex.size,
+      evictedTraces: this.traceIndex.evicted,
       scratchRows: scratch,
     };
   }

@@ -81,8 +81,10 @@ export interface SpanStoreStats {
   statePatches: number;
   /** Size of the database file plus its write-ahead log, in bytes. */
   fileBytes: number;
-  /** Traces in the in-memory trace index (trace-index.ts); null while there are too many to hold. */
-  indexedTraces: number | null;
+  /** Traces held in the in-memory trace index (trace-index.ts): the most recent ones. */
+  indexedTraces: number;
+  /** Traces the trace index has evicted since it was built (at open, or the last retention pass). */
+  evictedTraces: number;
   /**
    * Rows the duplicate probe's scratch table holds, deleted ones included: at most one batch's keys. While
    * the table was emptied with DELETE it kept every batch's.

@@ -15,8 +15,10 @@ spanStoreConformance('DuckDB', (file) => SpanStore.open(file));
 spanStoreConformance('DuckDB, retention in steps of 7 spans', (file) =>
   SpanStore.open(file, { retentionStep: 7 }),
 );
-// Trace and span lookups without the in-memory trace index (dropped at the first write): through trace_times.
-spanStoreConformance('DuckDB, no trace index', (file) => SpanStore.open(file, { traceIndexMaxTraces: 0 }));
+// Trace and span lookups with every trace evicted from the in-memory trace index: through trace_times.
+spanStoreConformance('DuckDB, every trace evicted from the trace index', (file) =>
+  SpanStore.open(file, { traceIndexMaxTraces: 0 }),
+);
 // The store as the ingest process runs it: on a worker thread, every call a message.
 spanStoreConformance('DuckDB on a worker thread', (file) => SpanStore.openInWorker(file));
 
@@ -155,7 +157,7 @@ describe('DuckDB span store', () => {
     expect(await reopened.stats()).toMatchObject({ spans: 1, statePatches: 1 });
   });
 
-  it('finds traces through its in-memory index, filled at open and after each commit, dropped past its size, rebuilt by retention', async () => {
+  it('finds traces through its in-memory index, filled at open and after each commit, evicting the older past its size, rebuilt by retention', async () => {
     const trace = (n: number, startMs: number) => [
       record({ trace: n, span: n * 10, startMs }),
       record({ trace: n, span: n * 10 + 1, parent: n * 10, startMs: startMs + 1 }),
@@ -176,29 +178,46 @@ describe('DuckDB span store', () => {
     await store.write([t3[0]!], 2);
     const early = record({ trace: 3, span: 32, parent: 30, startMs: -3_600_000 });
     await store.write([t3[1]!, early], 3);
-    expect((await store.stats()).indexedTraces).toBe(3);
+    expect(await store.stats()).toMatchObject({ indexedTraces: 3, evictedTraces: 0 });
     await lookups(store, { 1: t1!, 2: t2!, 3: [...t3!, early] });
-    // A fourth trace is more than it may hold: dropped, and lookups read trace_times.
+    // A fourth trace is more than it may hold: it keeps the latest one (3 / 2, rounded down), evicts the
+    // others, and their lookups read trace_times.
     await store.write(t4!, 4);
-    expect((await store.stats()).indexedTraces).toBeNull();
+    expect(await store.stats()).toMatchObject({ indexedTraces: 1, evictedTraces: 3 });
     await lookups(store, { 1: t1!, 2: t2!, 3: [...t3!, early], 4: t4! });
+    // An evicted trace gets a new span: held again, and its lookups still find the evicted spans.
+    const late = record({ trace: 2, span: 22, parent: 20, startMs: 6000 });
+    await store.write([late], 5);
+    expect(await store.stats()).toMatchObject({ indexedTraces: 2, evictedTraces: 3 });
+    await lookups(store, { 2: [...t2!, late] });
+    // Re-sent spans of an evicted trace, held again or not, are still known as stored.
+    await store.write([t2[0]!, late, t1[1]!], 6);
+    expect((await store.stats()).spans).toBe(10);
+    await lookups(store, { 1: t1!, 2: [...t2!, late], 3: [...t3!, early], 4: t4! });
     await store.close();
 
     const reopened = await small(file());
-    expect((await reopened.stats()).indexedTraces).toBeNull();
+    // At open: the latest trace by its latest span (trace 2 now) held, the other three evicted.
+    expect(await reopened.stats()).toMatchObject({ indexedTraces: 1, evictedTraces: 3 });
+    await lookups(reopened, { 1: t1!, 2: [...t2!, late], 3: [...t3!, early], 4: t4! });
     // Retention removes trace 1 and trace 3's early span: three traces left, which fit again.
     await reopened.deleteOlderThan(T0 + 150n * MS);
-    expect((await reopened.stats()).indexedTraces).toBe(3);
-    await lookups(reopened, { 2: t2!, 3: t3!, 4: t4! });
+    expect(await reopened.stats()).toMatchObject({ indexedTraces: 3, evictedTraces: 0 });
+    await lookups(reopened, { 2: [...t2!, late], 3: t3!, 4: t4! });
+    // Trace 2 keeps its late span only.
     await reopened.deleteOlderThan(T0 + 250n * MS);
-    expect((await reopened.stats()).indexedTraces).toBe(2);
+    expect(await reopened.stats()).toMatchObject({ indexedTraces: 3, evictedTraces: 0 });
     await lookups(reopened, { 3: t3!, 4: t4! });
     expect(await reopened.traceSpans(traceId(1))).toBe('[]');
+    expect(await reopened.traceSpans(traceId(2))).toBe(body([late]));
+    await reopened.deleteOlderThan(T0 + 5500n * MS);
+    expect(await reopened.stats()).toMatchObject({ indexedTraces: 1, evictedTraces: 0 });
     await reopened.close();
 
     const full = await openStore();
-    expect((await full.stats()).indexedTraces).toBe(2);
-    await lookups(full, { 3: t3!, 4: t4! });
+    expect(await full.stats()).toMatchObject({ indexedTraces: 1, evictedTraces: 0 });
+    expect(await full.traceSpans(traceId(2))).toBe(body([late]));
+    expect(await full.traceSpans(traceId(4))).toBe('[]');
   });
 
   it("holds no more than a batch's keys in the duplicate probe's scratch table, batch after batch", async () => {
