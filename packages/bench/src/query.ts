@@ -2,13 +2,15 @@
  * `npm run bench:query`: indexing throughput and query latency of the span store, through the real ingest
  * path. Loads BENCH_TRACES (default 50,000) traces × 20 spans over 20 services into a real ingest process
  * over OTLP/gRPC, measures ingest → queryable throughput, then the p50/p95 of the four hot queries at the
- * query service alone and through the HTTP handlers, idle and while ingest runs at half its measured rate;
- * last, whether the indexer keeps up with a load paced at 100,000 spans/s for 30 s.
+ * query service alone and through the HTTP handlers, idle and while ingest runs at half its measured rate,
+ * and during that load how soon a trace is queryable after its export is acknowledged; last, whether the
+ * indexer keeps up with a load paced at 100,000 spans/s for 30 s.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { cpuShares, machine, runTs, sampleRss, stop, waitForLine, writeReport } from './harness.ts';
@@ -30,6 +32,8 @@ const BACKGROUND_NICE = Number(process.env.BENCH_BACKGROUND_NICE ?? 10);
 // Phase 4 (the issue's "sustains ≥ 100,000 spans/s with a stable backlog"): the paced rate and how long.
 const SUSTAINED_RATE = Number(process.env.BENCH_SUSTAINED_RATE ?? 100_000);
 const SUSTAINED_SECONDS = Number(process.env.BENCH_SUSTAINED_SECONDS ?? 30);
+// Phase 3's freshness probes: for this long, a few a second (several of DuckDB's checkpoints at 50K spans/s).
+const FRESHNESS_SECONDS = Number(process.env.BENCH_FRESHNESS_SECONDS ?? 30);
 const dataDir = mkdtempSync(path.join(tmpdir(), 'junjo-bench-query-'));
 Object.assign(process.env, { JUNJO_DATA_DIR: dataDir, JUNJO_LOG_LEVEL: 'warn' });
 
@@ -73,6 +77,7 @@ const clients = Array.from(
 const metadata = new grpc.Metadata();
 metadata.set('x-junjo-api-key', key);
 const raw = (b: Buffer) => b;
+const EXPORT = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 const loadStart = performance.now();
 let nextRequest = 0;
 await Promise.all(
@@ -80,13 +85,8 @@ await Promise.all(
     while (nextRequest < set.requests.length) {
       const body = set.requests[nextRequest++]!;
       await new Promise<void>((resolve, reject) =>
-        clients[slot % clients.length]!.makeUnaryRequest(
-          '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-          raw,
-          raw,
-          body,
-          metadata,
-          (error) => (error ? reject(error) : resolve()),
+        clients[slot % clients.length]!.makeUnaryRequest(EXPORT, raw, raw, body, metadata, (error) =>
+          error ? reject(error) : resolve(),
         ),
       );
     }
@@ -258,6 +258,40 @@ function pacedLoad(rate: number, seconds: number, concurrency: number, channels:
   return { child, result };
 }
 
+/**
+ * How long after its export is acknowledged a trace becomes queryable: probes for FRESHNESS_SECONDS, one at
+ * a time, each a live-shaped 20-span trace under a new id, sent over a connection of its own; then the query
+ * service is asked for it every 5 ms until it answers with its spans. Each figure is an upper bound, by up
+ * to one poll and its query. The probes are spread over several of DuckDB's checkpoints, which hold up
+ * commits while they run.
+ */
+async function freshness(): Promise<number[]> {
+  const client = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  const lags: number[] = [];
+  try {
+    const until = performance.now() + FRESHNESS_SECONDS * 1000;
+    while (performance.now() < until) {
+      const probe = buildTraceSet(1, 20, 1, 1, 0);
+      await new Promise<void>((resolve, reject) =>
+        client.makeUnaryRequest(EXPORT, raw, raw, probe.requests[0]!, metadata, (error) =>
+          error ? reject(error) : resolve(),
+        ),
+      );
+      const acknowledged = performance.now();
+      while ((await SpanQuery.traceSpans(probe.traceIds[0]!)) === '[]') {
+        if (performance.now() - acknowledged > 60_000)
+          throw new Error('a probe was not queryable after 60 s');
+        await sleep(5);
+      }
+      lags.push(performance.now() - acknowledged);
+      await sleep(100 + Math.random() * 150);
+    }
+  } finally {
+    client.close();
+  }
+  return lags.sort((a, b) => a - b);
+}
+
 const idleShares = cpuShares();
 const idle = await measureAll('idle');
 const idleCpu = idleShares();
@@ -271,6 +305,11 @@ const busy = await measureAll(`ingest at ${Math.round(backgroundRate / 1000)}K s
 const busyCpu = busyShares();
 process.stdout.write(
   `CPU steal / idle: ${idleCpu.steal}% / ${idleCpu.idle}% during the idle queries, ${busyCpu.steal}% / ${busyCpu.idle}% during ingest\n`,
+);
+const lags = await freshness();
+const lagAt = (q: number) => Math.round(lags[Math.floor(q * (lags.length - 1))]!);
+process.stdout.write(
+  `queryable after acknowledgement, during ingest: p50 ${lagAt(0.5)} ms, p95 ${lagAt(0.95)} ms, max ${lagAt(1)} ms over ${lags.length} probes\n`,
 );
 const rssBusy = peakBefore();
 background.child.kill('SIGTERM');
@@ -324,6 +363,9 @@ spans each), then \`POST /api/admin/flush-wal\`'s call waits until all are query
   **${sustained.spansPerSecond.toLocaleString('en')} spans/s** with ${sustained.errors} failed exports. When it stopped, **${backlog.toLocaleString('en')} spans** were
   still to index (${(backlog / Math.max(1, sustained.spansPerSecond)).toFixed(2)} s of that load), queryable ${drainSeconds.toFixed(2)} s later. CPU steal / idle
   during the load: ${sustainedCpu.steal}% / ${sustainedCpu.idle}%.
+- Freshness during ingest at ${Math.round(backgroundRate / 1000)}K spans/s (the load below, after its queries): ${lags.length} probe traces over
+  ${FRESHNESS_SECONDS} s, one at a time, each asked for every 5 ms from its acknowledgement until the query service returned it:
+  queryable after **p50 ${lagAt(0.5)} ms, p95 ${lagAt(0.95)} ms** (max ${lagAt(1)} ms).
 - DuckDB: **${bytesPerSpan.toFixed(0)} bytes per span** (database file and its WAL, after the load).
 - Ingest process RSS: peak ${mb(rssIdle)} through loading and idle queries; ${mb(rssBusy)} while serving queries during ingest.
 
@@ -342,6 +384,7 @@ ${[...idle, ...busy].join('\n')}
 Against the issue's targets (computed by the benchmark from the figures above):
 
 - Indexing sustains ${SUSTAINED_RATE.toLocaleString('en')} spans/s with a stable backlog (at most a second of load left when a ${SUSTAINED_SECONDS} s paced load stops) — ${sustainedMet ? 'met' : '**not met**'} (${sustained.spansPerSecond.toLocaleString('en')} spans/s achieved, backlog ${backlog.toLocaleString('en')} spans)
+- Spans queryable within 1 s (p95) of acknowledgement while ingest runs at ${Math.round(backgroundRate / 1000)}K spans/s — ${lagAt(0.95) <= 1000 ? 'met' : '**not met**'} (p95 ${lagAt(0.95)} ms)
 - A 1M-span burst queryable end to end at ≥ 100,000 spans/s — ${indexRate >= 100_000 ? 'met' : '**not met**'} (${Math.round(indexRate).toLocaleString('en')} spans/s)
 - Ingest RSS ≤ 512 MB while serving queries during ingest — ${rssBusy <= 512 * 2 ** 20 ? 'met' : '**not met**'} (${mb(rssBusy)})
 ${verdicts.join('\n')}${backgroundShort ? '\n- The background load fell short of its aim: the "during ingest" verdicts above do not count.' : ''}`,
