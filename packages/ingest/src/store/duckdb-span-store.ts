@@ -14,6 +14,7 @@ import {
   UHUGEINT,
   VARCHAR,
 } from '@duckdb/node-api';
+import { logger } from '@junjo/core/logger';
 import type { RootSpansQuery, SpanRecordInput, SpanStore, SpanStoreStats, WireSpanInput } from './index.ts';
 import { applySchema } from './schema.ts';
 import { appendChunks, BatchBuilder } from './span-chunks.ts';
@@ -483,8 +484,18 @@ export class DuckDbSpanStore implements SpanStore {
       await this.rollback();
       throw error;
     }
+    const index = this.traceIndex;
+    const evicted = index.evicted;
     for (const { traceId, minStartNs, maxStartNs } of batch.traceRanges) {
-      this.traceIndex.add(traceId, minStartNs, maxStartNs);
+      index.add(traceId, minStartNs, maxStartNs);
+    }
+    if (index.evicted > evicted) {
+      // Rare (once per `traceIndexMaxTraces / 2` new traces), and it changes what older lookups cost.
+      logger.info('trace index evicted its older traces; looking up one of them reads trace_times', {
+        held: index.size,
+        evicted: index.evicted,
+        older_than: new Date(Number(index.horizon) / 1e6).toISOString(),
+      });
     }
     for (const name of newServices) this.knownServices.add(name);
     if (newServices.length > 0) this.servicesText = undefined;

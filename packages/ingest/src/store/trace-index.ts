@@ -83,6 +83,11 @@ export class TraceIndex {
     return this.evictedIds.count;
   }
 
+  /** Every span of an evicted trace started at or before this (ns, rounded up); null before any eviction. */
+  get horizon(): number | null {
+    return this.horizonNs === Number.NEGATIVE_INFINITY ? null : this.horizonNs;
+  }
+
   /** Widens `traceId`'s range to cover [minNs, maxNs], holding it if it is new (see the class). */
   add(traceId: bigint, minNs: bigint, maxNs: bigint): void {
     const [lo, hi] = keyOf(traceId);
