@@ -270,7 +270,7 @@ async function freshness(): Promise<number[]> {
   const lags: number[] = [];
   try {
     const until = performance.now() + FRESHNESS_SECONDS * 1000;
-    while (performance.now() < until) {
+    do {
       const probe = buildTraceSet(1, 20, 1, 1, 0);
       await new Promise<void>((resolve, reject) =>
         client.makeUnaryRequest(EXPORT, raw, raw, probe.requests[0]!, metadata, (error) =>
@@ -285,7 +285,7 @@ async function freshness(): Promise<number[]> {
       }
       lags.push(performance.now() - acknowledged);
       await sleep(100 + Math.random() * 150);
-    }
+    } while (performance.now() < until);
   } finally {
     client.close();
   }
