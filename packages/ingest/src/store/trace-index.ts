@@ -100,7 +100,7 @@ export class TraceIndex {
       return;
     }
     if ((this.size + 1) * 4 > (this.mask + 1) * 3) {
-      this.rebuild(this.mask + 1 < 2 ** 30 ? (this.mask + 1) * 2 : this.mask + 1, Number.NEGATIVE_INFINITY);
+      this.rebuild((this.mask + 1) * 2, Number.NEGATIVE_INFINITY);
       slot = this.find(lo, hi);
     }
     this.keys[slot * 2] = lo;

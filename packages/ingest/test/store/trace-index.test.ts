@@ -2,6 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { TraceFilter, TraceIndex } from '../../src/store/trace-index.ts';
 
 const NS = 1_764_331_200_000_000_000n;
+/** A seeded stream of 32-bit numbers (an LCG), so each test's ids are the same every run. */
+function numbers(seed: number): () => number {
+  return () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed;
+  };
+}
+
 /** A trace id whose low 64 bits are `low` and high 64 bits `high`. */
 const id = (high: bigint, low: bigint) => (high << 64n) | low;
 
@@ -42,11 +50,8 @@ describe('TraceIndex', () => {
   it('keeps every range exact-or-wider through growth, for random and sequential ids', () => {
     const index = TraceIndex.create(1_000_000);
     const expected = new Map<bigint, [bigint, bigint]>();
-    let seed = 12345;
-    const next = () => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return BigInt(seed);
-    };
+    const random = numbers(12345);
+    const next = () => BigInt(random());
     for (let i = 0; i < 50_000; i++) {
       // Half random ids, half sequential ones (a client numbering its traces).
       const trace = i % 2 === 0 ? id(next(), (next() << 32n) | next()) : BigInt(i);
@@ -140,11 +145,8 @@ describe('TraceIndex', () => {
     const index = TraceIndex.create(10_000);
     // Each trace's true range; the index must either hold a whole one or say older spans may exist.
     const expected = new Map<bigint, [bigint, bigint]>();
-    let seed = 99;
-    const next = () => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return BigInt(seed);
-    };
+    const random = numbers(99);
+    const next = () => BigInt(random());
     const seen: bigint[] = [];
     let now = NS;
     for (let i = 0; i < 60_000; i++) {
@@ -183,11 +185,7 @@ describe('TraceIndex', () => {
 describe('TraceFilter', () => {
   it('has no false negatives and ~1 false positive in 1,700 per segment, across segments', () => {
     const filter = new TraceFilter();
-    let seed = 7;
-    const next = () => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed;
-    };
+    const next = numbers(7);
     const n = 2_200_000;
     // Two segments and a bit: random keys and sequential ones, alternately.
     const keys = new Uint32Array(n * 2);
