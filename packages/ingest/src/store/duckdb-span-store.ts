@@ -383,6 +383,9 @@ export class DuckDbSpanStore implements SpanStore {
         // limit the API allows (1..10000; DuckDB's default stops at 50).
         late_materialization_max_rows: '10000',
         checkpoint_threshold: options.checkpointThreshold ?? '128MB',
+        // A new file gets storage version v1.2.0, which can hold the `otlp` column as ZSTD
+        // (0003_span_otlp.sql). An existing file keeps the version it was created with.
+        storage_compatibility_version: 'v1.2.0',
         threads: String(options.threads ?? 1),
       });
       const writer = await instance.connect();

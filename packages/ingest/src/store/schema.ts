@@ -31,6 +31,25 @@ export function schemaFiles(dir = SCHEMA_DIR): SchemaFile[] {
 }
 
 /**
+ * Columns declared `USING COMPRESSION zstd` need a file of storage version v1.2.0 or later, which is what
+ * `DuckDbSpanStore.open` creates; on a file created with DuckDB's older default (v1.0.0), DuckDB would store
+ * such a column uncompressed, so there the clause is dropped and DuckDB chooses as it does for any column.
+ */
+const ZSTD_CLAUSE = /\s+USING\s+COMPRESSION\s+zstd\b/gi;
+
+/** Whether the database `conn` uses can store ZSTD-compressed columns (its storage version is v1.2.0+). */
+async function storesZstd(conn: DuckDBConnection): Promise<boolean> {
+  const [version] =
+    (
+      await conn.runAndReadAll(
+        "SELECT map_extract_value(tags, 'storage_version') FROM duckdb_databases() WHERE database_name = current_database()",
+      )
+    ).getRows()[0] ?? [];
+  const match = /^v(\d+)\.(\d+)\./.exec(String(version));
+  return match !== null && (Number(match[1]) > 1 || (Number(match[1]) === 1 && Number(match[2]) >= 2));
+}
+
+/**
  * Applies the schema files the database has not recorded yet, each in its own transaction together with its
  * row in `schema_migrations`, so a crash leaves every file either applied and recorded or neither. Returns
  * the versions applied now. Refuses a database recording a version this build does not have (written by a
@@ -52,11 +71,12 @@ export async function applySchema(conn: DuckDBConnection, files = schemaFiles())
     );
   }
   const appliedNow: number[] = [];
+  const zstd = await storesZstd(conn);
   for (const file of files) {
     if (applied.has(file.version)) continue;
     await conn.run('BEGIN TRANSACTION');
     try {
-      await conn.run(file.sql);
+      await conn.run(zstd ? file.sql : file.sql.replace(ZSTD_CLAUSE, ''));
       await conn.run('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
         file.version,
         file.name,

@@ -252,6 +252,55 @@ describe('span store fed from the wire', () => {
   });
 });
 
+/** 4,000 small spans of 200 traces in one export: enough rows for DuckDB to compress the `otlp` column. */
+function manySpans(): ExportPayload {
+  const spans: SpanInit[] = [];
+  for (let t = 0; t < 200; t++) {
+    const traceId = id(16);
+    for (let s = 0; s < 20; s++) {
+      spans.push({
+        traceId,
+        spanId: id(8),
+        name: `step ${s}`,
+        kind: 1,
+        startTimeUnixNano: T0 + BigInt(t * 20 + s) * 1_000_000n,
+        endTimeUnixNano: T0 + BigInt(t * 20 + s) * 1_000_000n + 500_000n,
+        attributes: [str('junjo.span_type', 'node'), str('junjo.id', `node-${s}`)],
+      });
+    }
+  }
+  const payload = encodeTraceRequest({
+    resourceSpans: [{ resource: { attributes: [str('service.name', 'many')] }, scopeSpans: [{ spans }] }],
+  });
+  return { position: 0, payload };
+}
+
+/** The compressions DuckDB used for the `otlp` column of `file` (closed), after checkpointing it. */
+async function otlpCompressions(file: string): Promise<string[]> {
+  const instance = await DuckDBInstance.create(file);
+  const conn = await instance.connect();
+  try {
+    const rows = await conn.runAndReadAll(
+      "SELECT DISTINCT compression FROM pragma_storage_info('spans') WHERE column_name = 'otlp' ORDER BY 1",
+    );
+    return rows.getRows().map(([compression]) => String(compression));
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+describe('span store file format', () => {
+  const { openStore, file } = useStoreDir((at) => DuckDbSpanStore.open(at));
+
+  it('creates new files at storage version v1.2.0 and keeps span bytes as ZSTD', async () => {
+    const store = (await openStore()) as DuckDbSpanStore;
+    await store.writeStream(wireSpans([manySpans()]), 1);
+    await store.close();
+    expect(await otlpCompressions(file())).toContain('ZSTD');
+  });
+});
+
 describe('span store written before spans were kept as OTLP bytes', () => {
   const { openStore, dir, file } = useStoreDir((at) => DuckDbSpanStore.open(at));
 
@@ -285,5 +334,12 @@ describe('span store written before spans were kept as OTLP bytes', () => {
       expect(await store.span(record.traceId, record.spanId)).toBe(record.json);
     }
     expect((await store.stats()).spans).toBe(convertExports(fixture).length + 1);
+    // The file keeps the storage version it was created with (v1.0.0), which has no ZSTD: 0003 left the
+    // column to DuckDB, which compresses it, rather than declaring a ZSTD it would store uncompressed.
+    await store.writeStream(wireSpans([manySpans()]), 2);
+    await store.close();
+    const compressions = await otlpCompressions(file());
+    expect(compressions).not.toContain('ZSTD');
+    expect(compressions).toContain('FSST');
   });
 });
