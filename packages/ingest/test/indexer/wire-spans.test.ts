@@ -252,19 +252,23 @@ describe('span store fed from the wire', () => {
   });
 });
 
-/** 4,000 small spans of 200 traces in one export: enough rows for DuckDB to compress the `otlp` column. */
-function manySpans(): ExportPayload {
+/**
+ * Small spans of `traces` traces of 20 in one export, starting a millisecond apart from `startNs`: enough
+ * rows (4,000 by default) for DuckDB to compress the `otlp` column.
+ */
+function manySpans(traces = 200, startNs = T0): ExportPayload {
   const spans: SpanInit[] = [];
-  for (let t = 0; t < 200; t++) {
+  for (let t = 0; t < traces; t++) {
     const traceId = id(16);
     for (let s = 0; s < 20; s++) {
+      const at = startNs + BigInt(t * 20 + s) * 1_000_000n;
       spans.push({
         traceId,
         spanId: id(8),
         name: `step ${s}`,
         kind: 1,
-        startTimeUnixNano: T0 + BigInt(t * 20 + s) * 1_000_000n,
-        endTimeUnixNano: T0 + BigInt(t * 20 + s) * 1_000_000n + 500_000n,
+        startTimeUnixNano: at,
+        endTimeUnixNano: at + 500_000n,
         attributes: [str('junjo.span_type', 'node'), str('junjo.id', `node-${s}`)],
       });
     }
@@ -299,6 +303,23 @@ describe('span store file format', () => {
     await store.close();
     expect(await otlpCompressions(file())).toContain('ZSTD');
   });
+
+  it('reuses the blocks retention frees, span bytes ZSTD-compressed', async () => {
+    const store = (await openStore()) as DuckDbSpanStore;
+    const sizes: number[] = [];
+    const roundNs = 1_000_000_000_000n;
+    for (let round = 0; round < 8; round++) {
+      // 20,000 spans a round, then keep the last two rounds only.
+      await store.writeStream(wireSpans([manySpans(1_000, T0 + BigInt(round) * roundNs)]), round + 1);
+      await store.deleteOlderThan(T0 + BigInt(round - 1) * roundNs - 1n);
+      sizes.push((await store.stats()).fileBytes);
+    }
+    expect((await store.stats()).spans).toBe(40_000);
+    await store.close();
+    expect(await otlpCompressions(file())).toContain('ZSTD');
+    // The file stops growing once retention keeps pace.
+    expect(sizes.at(-1)!).toBeLessThanOrEqual(Math.max(...sizes.slice(2, 4)) * 1.25);
+  }, 120_000);
 });
 
 describe('span store written before spans were kept as OTLP bytes', () => {
