@@ -4,7 +4,6 @@ import { setImmediate } from 'node:timers/promises';
 import {
   BIGINT,
   type DuckDBConnection,
-  type DuckDBDataChunk,
   DuckDBInstance,
   type DuckDBMaterializedResult,
   type DuckDBPreparedStatement,
@@ -468,7 +467,7 @@ export class DuckDbSpanStore implements SpanStore {
     try {
       if (batch.count > 0) {
         let chunks = batch.chunks();
-        const duplicates = await this.duplicatePositions(batch, chunks.keys);
+        const duplicates = await this.duplicatePositions(batch);
         // Rare (a re-sent export): lay the batch out again without the duplicates.
         if (duplicates.size > 0) chunks = batch.chunksWithout(duplicates);
         await appendChunks(await conn.createAppender('spans'), chunks.spans);
@@ -543,12 +542,12 @@ export class DuckDbSpanStore implements SpanStore {
    * repeat a span of its own if two of its spans share a span id (`mayRepeat`). When neither can happen,
    * as for most batches, nothing is searched; otherwise the search runs in DuckDB, off this thread.
    */
-  private async duplicatePositions(batch: BatchBuilder, keys: DuckDBDataChunk[]): Promise<Set<number>> {
+  private async duplicatePositions(batch: BatchBuilder): Promise<Set<number>> {
     const range = this.storedProbeRange(batch);
     if (!range && !batch.mayRepeat) return new Set();
     const conn = this.writer;
     await conn.run(BATCH_KEYS);
-    await appendChunks(await conn.createAppender('batch_keys', 'main', 'temp'), keys);
+    await appendChunks(await conn.createAppender('batch_keys', 'main', 'temp'), batch.keyChunks());
     const repeats = `SELECT position FROM batch_keys
        QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY position) > 1`;
     const result = range

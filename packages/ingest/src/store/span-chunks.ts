@@ -132,8 +132,14 @@ const TRACE_TIMES_COLUMNS: Column<TraceTimes>[] = [
   { type: BIGINT, value: (t) => t.maxStartNs },
 ];
 
+/** A span's key, read back from the batch's chunks of `spans`. */
+interface SpanKey {
+  traceId: bigint;
+  spanId: bigint;
+}
+
 /** Columns of the `batch_keys` temp table: a span's position in the batch and its key. */
-const KEY_COLUMNS: Column<ParsedSpan>[] = [
+const KEY_COLUMNS: Column<SpanKey>[] = [
   { type: INTEGER, value: (_, position) => position },
   { type: UHUGEINT, value: (s) => s.traceId },
   { type: UBIGINT, value: (s) => s.spanId },
@@ -278,7 +284,6 @@ export interface BatchChunks {
   llmTraces: DuckDBDataChunk[];
   statePatches: DuckDBDataChunk[];
   traceTimes: DuckDBDataChunk[];
-  keys: DuckDBDataChunk[];
 }
 
 /**
@@ -295,7 +300,8 @@ export class BatchBuilder {
   private readonly listed = new TableChunks(LISTED_COLUMNS);
   private readonly llmTraces = new TableChunks(LLM_TRACE_COLUMNS);
   private readonly patches = new TableChunks(PATCH_COLUMNS);
-  private readonly keys = new TableChunks(KEY_COLUMNS);
+  /** Laid out only for a batch the duplicate probe searches: see `keyChunks`. */
+  private keys: TableChunks<SpanKey> | undefined;
   /** Per trace of the batch, its start-time range: laid out by `finish`. */
   private readonly traces = new Map<bigint, TraceTimes>();
   private readonly traceTimes = new TableChunks(TRACE_TIMES_COLUMNS);
@@ -321,7 +327,6 @@ export class BatchBuilder {
     this.services.add(record.serviceName);
     if (!this.spanIds.add(span.spanId)) this.mayRepeat = true;
     this.spans.add(span, position);
-    this.keys.add(span, position);
     if (span.isRoot || span.isWorkflow) this.listed.add(span, position);
     if (record.isLlm) this.llmTraces.add(span, position);
     for (const patch of record.statePatches) this.patches.add({ span, patch }, position);
@@ -354,8 +359,33 @@ export class BatchBuilder {
       llmTraces: this.llmTraces.chunks,
       statePatches: this.patches.chunks,
       traceTimes: this.traceTimes.chunks,
-      keys: this.keys.chunks,
     };
+  }
+
+  /**
+   * The rows of the `batch_keys` scratch table, for the duplicate probe: each span's batch position, trace id
+   * and span id. Most batches skip the probe, so these are read back from the chunks of `spans` (whose row
+   * `i` is the span at batch position `i`) when it runs, rather than laid out for every span: that was
+   * three values a span, ~5% of the store worker's CPU (index-rate.ts, CPU profile).
+   */
+  keyChunks(): DuckDBDataChunk[] {
+    if (this.keys) return this.keys.chunks;
+    const keys = new TableChunks(KEY_COLUMNS);
+    this.keys = keys;
+    let position = 0;
+    for (const chunk of this.spans.chunks) {
+      const traceIds = chunk.getColumnVector(0);
+      const spanIds = chunk.getColumnVector(1);
+      for (let row = 0; row < chunk.rowCount; row++) {
+        keys.add(
+          { traceId: traceIds.getItem(row) as bigint, spanId: spanIds.getItem(row) as bigint },
+          position++,
+        );
+      }
+      releaseVectors(chunk);
+    }
+    keys.flush();
+    return keys.chunks;
   }
 
   /** The chunks without the spans at the `skipped` positions (and their rows in every table). */
@@ -368,7 +398,6 @@ export class BatchBuilder {
         llmTraces: [],
         statePatches: [],
         traceTimes: [],
-        keys: [],
       };
     }
     return {
@@ -377,17 +406,17 @@ export class BatchBuilder {
       llmTraces: this.llmTraces.without(skipped),
       statePatches: this.patches.without(skipped),
       traceTimes: this.traceTimes.chunks,
-      keys: this.keys.without(skipped),
     };
   }
 
   /** Returns the chunks of every table for reuse; the batch is done with (committed or failed). */
   release(): void {
     for (const table of this.tables()) table.release();
+    this.keys?.release();
   }
 
   private tables(): Array<{ flush(): void; release(): void }> {
-    return [this.spans, this.listed, this.llmTraces, this.patches, this.traceTimes, this.keys];
+    return [this.spans, this.listed, this.llmTraces, this.patches, this.traceTimes];
   }
 }
 
