@@ -98,6 +98,33 @@ describe('DuckDB span store', () => {
     }
   });
 
+  it('declares ZSTD only in a file whose storage version has it, and leaves the choice to DuckDB elsewhere', async () => {
+    const sqlDir = path.join(dir(), 'zstd-sql');
+    mkdirSync(sqlDir);
+    writeFileSync(path.join(sqlDir, '0001_z.sql'), 'CREATE TABLE z (v VARCHAR USING COMPRESSION zstd);');
+    const compressionOf = async (file: string, options: Record<string, string>) => {
+      const instance = await DuckDBInstance.create(path.join(dir(), file), options);
+      const conn = await instance.connect();
+      try {
+        await applySchema(conn, schemaFiles(sqlDir));
+        await conn.run("INSERT INTO z SELECT 'value ' || (i % 7)::VARCHAR FROM range(10000) r(i)");
+        await conn.run('CHECKPOINT');
+        const rows = await conn.runAndReadAll(
+          "SELECT DISTINCT compression FROM pragma_storage_info('z') WHERE segment_type = 'VARCHAR'",
+        );
+        return rows.getRows().map(([compression]) => String(compression));
+      } finally {
+        conn.closeSync();
+        instance.closeSync();
+      }
+    };
+    // What the store creates.
+    expect(await compressionOf('new.duckdb', { storage_compatibility_version: 'v1.2.0' })).toEqual(['ZSTD']);
+    // DuckDB's default, what earlier builds created: declared, the column would be stored uncompressed;
+    // dropped, DuckDB picks a dictionary for seven distinct values.
+    expect(await compressionOf('old.duckdb', {})).toEqual(['Dictionary']);
+  });
+
   it('refuses a database written by a newer schema', async () => {
     const store = await openStore();
     await store.close();
