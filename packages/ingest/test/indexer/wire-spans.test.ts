@@ -14,7 +14,7 @@ import {
 } from '../../src/otlp/messages.ts';
 import { DuckDbSpanStore } from '../../src/store/duckdb-span-store.ts';
 import { applySchema, SCHEMA_DIR, schemaFiles } from '../../src/store/schema.ts';
-import { useStoreDir } from '../store/store-dir.ts';
+import { inspect, useStoreDir } from '../store/store-dir.ts';
 import { FIXTURE_PATH } from '../support.ts';
 import { cat, field, request, span, stringAttribute, varint } from '../wire.ts';
 
@@ -279,19 +279,13 @@ function manySpans(traces = 200, startNs = T0): ExportPayload {
   return { position: 0, payload };
 }
 
-/** The compressions DuckDB used for the `otlp` column of `file` (closed), after checkpointing it. */
+/** The compressions DuckDB used for the `otlp` column of a closed store's file (closing checkpoints it). */
 async function otlpCompressions(file: string): Promise<string[]> {
-  const instance = await DuckDBInstance.create(file);
-  const conn = await instance.connect();
-  try {
-    const rows = await conn.runAndReadAll(
-      "SELECT DISTINCT compression FROM pragma_storage_info('spans') WHERE column_name = 'otlp' ORDER BY 1",
-    );
-    return rows.getRows().map(([compression]) => String(compression));
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
+  const rows = await inspect<string>(
+    file,
+    "SELECT DISTINCT compression FROM pragma_storage_info('spans') WHERE column_name = 'otlp' ORDER BY 1",
+  );
+  return rows.flat();
 }
 
 describe('span store file format', () => {
@@ -301,6 +295,12 @@ describe('span store file format', () => {
     const store = (await openStore()) as DuckDbSpanStore;
     await store.writeStream(wireSpans([manySpans()]), 1);
     await store.close();
+    expect(
+      await inspect(
+        file(),
+        "SELECT map_extract_value(tags, 'storage_version') FROM duckdb_databases() WHERE NOT internal",
+      ),
+    ).toEqual([['v1.2.0+']]);
     expect(await otlpCompressions(file())).toContain('ZSTD');
   });
 

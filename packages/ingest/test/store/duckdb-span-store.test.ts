@@ -8,7 +8,7 @@ import { SpanStore } from '../../src/store/index.ts';
 import { applySchema, SCHEMA_DIR, schemaFiles } from '../../src/store/schema.ts';
 import { spanStoreConformance } from './conformance.ts';
 import { body, MS, newestFirst, patch, record, spanId, T0, traceId } from './records.ts';
-import { useStoreDir } from './store-dir.ts';
+import { inspect, useStoreDir } from './store-dir.ts';
 
 spanStoreConformance('DuckDB', (file) => SpanStore.open(file));
 // Retention in many small steps must give the same answers as in one.
@@ -21,19 +21,6 @@ spanStoreConformance('DuckDB, every trace evicted from the trace index', (file) 
 );
 // The store as the ingest process runs it: on a worker thread, every call a message.
 spanStoreConformance('DuckDB on a worker thread', (file) => SpanStore.openInWorker(file));
-
-/** Reads the closed store's file directly, to check what the store's API does not expose. */
-async function inspect<T>(file: string, sql: string): Promise<T[][]> {
-  const instance = await DuckDBInstance.create(file);
-  try {
-    const conn = await instance.connect();
-    const rows = (await conn.runAndReadAll(sql)).getRowsJS() as T[][];
-    conn.closeSync();
-    return rows;
-  } finally {
-    instance.closeSync();
-  }
-}
 
 describe('DuckDB span store', () => {
   const { openStore, file, dir } = useStoreDir((at) => SpanStore.open(at));

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach } from 'vitest';
 import type { SpanStore } from '../../src/store/index.ts';
 
@@ -32,4 +33,17 @@ export function useStoreDir(open: (file: string) => Promise<SpanStore>): {
       return store;
     },
   };
+}
+
+/** Reads the closed store's file directly, to check what the store's API does not expose. */
+export async function inspect<T>(file: string, sql: string): Promise<T[][]> {
+  const instance = await DuckDBInstance.create(file);
+  try {
+    const conn = await instance.connect();
+    const rows = (await conn.runAndReadAll(sql)).getRowsJS() as T[][];
+    conn.closeSync();
+    return rows;
+  } finally {
+    instance.closeSync();
+  }
 }

@@ -9,12 +9,11 @@
 -- path, `SpanStore.write`) keep their JSON; rows of the indexer have their bytes. root_and_workflow_spans
 -- keeps its JSON text for every row, so the lists read no bytes.
 --
--- ZSTD: a third of the bytes FSST, DuckDB's own
--- choice, takes for these short protobuf messages, and a quarter less checkpoint time; reading a trace's 20
--- rows costs the same (measured on 500,000 spans of the bench:query set: 11.5 against 35.5 MB, 300-350
--- against 430-540 ms to checkpoint, lookup p50 1.4-1.5 against 1.6-1.7 ms). ZSTD needs a file of storage
--- version v1.2.0, which the store creates; on a file created by an earlier build (v1.0.0) the clause is
--- dropped (store/schema.ts) and DuckDB chooses, FSST as before. Stores that applied this file before the
--- clause was added (2026-11-29) keep DuckDB's choice too.
+-- ZSTD: a third of the bytes FSST, DuckDB's own choice, takes for these short protobuf messages, and a
+-- quarter less checkpoint time; reading a trace's 20 rows costs the same (measured on 500,000 spans of the
+-- bench:query set: 11.5 against 35.5 MB, 300-350 against 430-540 ms to checkpoint, lookup p50 1.4-1.5
+-- against 1.6-1.7 ms). ZSTD needs a file of storage version v1.2.0, which the store creates; on a file
+-- created by an earlier build (v1.0.0) the clause is dropped (store/schema.ts) and DuckDB chooses, FSST as
+-- before. Stores that applied this file before the clause was added (2026-11-29) keep DuckDB's choice too.
 ALTER TABLE spans ADD COLUMN otlp BLOB USING COMPRESSION zstd;
 ALTER TABLE spans ALTER COLUMN json DROP NOT NULL;
