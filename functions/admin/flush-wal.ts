@@ -7,7 +7,9 @@ export const handler = http('POST /api/admin/flush-wal', {}, async () => {
   const { recordsIndexed, spansIndexed } = await SpanQuery.flushWal();
   return json(200, {
     success: true,
-    message: `Indexed ${spansIndexed} spans from ${recordsIndexed} WAL records`,
+    message: `Indexed ${plural(spansIndexed, 'span')} from ${plural(recordsIndexed, 'WAL record')}`,
     files_indexed: recordsIndexed,
   });
 });
+
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;

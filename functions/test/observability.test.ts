@@ -279,12 +279,43 @@ describe('observability end to end: OTel SDK → ingest → indexer → query se
   });
 
   it('flush-wal drains the backlog and answers when it is queryable', async () => {
-    const reply = await invoke(
-      flushWal,
-      apiEvent('POST /api/admin/flush-wal', '/api/admin/flush-wal', { cookies: [cookie] }),
-    );
-    expect(reply.status).toBe(200);
-    expect(reply.body).toMatchObject({ success: true, files_indexed: expect.any(Number) });
+    // A backlog: the indexer's tailing loop stopped while a workflow is exported.
+    await ingest.indexer.stop();
+    try {
+      const spans = workflowSpans();
+      const metadata = new grpc.Metadata();
+      metadata.set('x-junjo-api-key', key);
+      const exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${ingest.grpcPort}`, metadata });
+      const result = await new Promise<{ code: ExportResultCode }>((resolve) =>
+        exporter.export(spans, resolve),
+      );
+      expect(result.code).toBe(ExportResultCode.SUCCESS);
+      await exporter.shutdown();
+      const traceId = spans[0]!.spanContext().traceId;
+      const trace = () =>
+        get(
+          traceSpans,
+          'GET /api/v1/observability/traces/{trace_id}/spans',
+          `/api/v1/observability/traces/${traceId}/spans`,
+          { pathParameters: { trace_id: traceId } },
+        );
+      expect((await trace()).body).toEqual([]);
+
+      const reply = await invoke(
+        flushWal,
+        apiEvent('POST /api/admin/flush-wal', '/api/admin/flush-wal', { cookies: [cookie] }),
+      );
+      expect(reply.status).toBe(200);
+      expect(reply.body).toEqual({
+        success: true,
+        message: `Indexed ${spans.length} spans from 1 WAL record`,
+        files_indexed: 1,
+      });
+      // Queryable when it answers, not some time after.
+      expect((await trace()).body).toHaveLength(spans.length);
+    } finally {
+      await ingest.indexer.start();
+    }
   });
 });
 

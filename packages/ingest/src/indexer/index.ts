@@ -30,6 +30,11 @@ interface Batch {
   oldestReceiptMs: number;
 }
 
+/** Thrown by `Indexer.flush` when its deadline passes before the backlog it was asked for is queryable. */
+export class FlushTimeout extends Error {
+  override name = 'FlushTimeout';
+}
+
 /**
  * Tails the WAL into the span store. Each batch of exports is converted and written together with the WAL
  * position reached, in one store transaction; only then is the WAL released up to it. After a crash (or a
@@ -49,6 +54,8 @@ export class Indexer {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #serial: Promise<unknown> = Promise.resolve();
+  /** Failed writes since the last successful one: how long to wait before the next (see `#finish`). */
+  #failuresInARow = 0;
   readonly #batchBytes: number;
   readonly #readBytes: number;
   readonly #idleMs: number;
@@ -83,21 +90,32 @@ export class Indexer {
    * Indexes everything appended before this call and resolves once it is queryable, with what was indexed
    * meanwhile: by this call and by the tailing loop, whose steps interleave with its own (counting only its
    * own steps reported about half of a large backlog).
+   * @param deadline epoch ms (default: a minute from now).
+   * @throws FlushTimeout when the deadline passes first (as when every write fails): what is left stays in
+   *   the WAL, for the tailing loop or the next start. Found at the end of a step, so up to one step (and
+   *   its wait after a failed write, at most 5 s) after the deadline.
    */
-  async flush(): Promise<IndexPass> {
+  async flush(deadline = Date.now() + 60_000): Promise<IndexPass> {
     const target = this.wal.end();
     const before = { records: this.stats.records, spans: this.stats.spans };
-    const deadline = Date.now() + 60_000;
-    while (this.#committed < target && Date.now() < deadline) {
-      // Steps like the tailing loop's, each handing over the next batch before waiting for the previous
-      // one, so a large backlog drains with two batches in flight; the last step leaves its batch to the
-      // loop, or to the next step, once the target is committed.
-      const pass = await this.#exclusive(() => this.#advance());
-      // Nothing to index yet: the newest appends are still being synced.
-      if (pass.records === 0 && !this.#inFlight) await new Promise((r) => setTimeout(r, 5));
+    try {
+      while (this.#committed < target && Date.now() < deadline) {
+        // Steps like the tailing loop's, each handing over the next batch before waiting for the previous
+        // one, so a large backlog drains with two batches in flight; the last step leaves its batch to the
+        // loop, or to the next step, once the target is committed.
+        const pass = await this.#exclusive(() => this.#advance());
+        // Nothing to index yet: the newest appends are still being synced.
+        if (pass.records === 0 && !this.#inFlight) await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      // Stopped (as when ingest closes): no loop will wait for a batch left in flight, so wait for it here.
+      if (!this.#running) await this.#exclusive(() => this.#settle());
     }
-    // Stopped (as when ingest closes): no loop will wait for a batch left in flight, so wait for it here.
-    if (!this.#running) await this.#exclusive(() => this.#settle());
+    if (this.#committed < target) {
+      throw new FlushTimeout(
+        `the WAL was not indexed up to ${target} by the deadline (${this.#committed} reached)`,
+      );
+    }
     return { records: this.stats.records - before.records, spans: this.stats.spans - before.spans };
   }
 
@@ -169,17 +187,29 @@ export class Indexer {
     return result.failed ? { records: 0, spans: 0 } : result;
   }
 
-  /** Awaits a write; after a failure, re-reads from what the store really committed. */
+  /**
+   * Awaits a write; after a failure, re-reads from what the store really committed, then waits before the
+   * next attempt (50 ms, doubling with each failure in a row up to 5 s), so a store that keeps failing (a
+   * full disk) is retried without converting the same batch and logging an error as fast as the CPU allows.
+   */
   async #finish(write: Promise<WriteResult>): Promise<WriteResult> {
     const result = await write;
-    if (!result.failed) return result;
+    if (!result.failed) {
+      this.#failuresInARow = 0;
+      return result;
+    }
     this.stats.failures++;
-    logger.error('indexing failed; resuming from the store checkpoint', { error: result.error as Error });
+    const retryInMs = Math.min(5_000, 50 * 2 ** this.#failuresInARow++);
+    logger.error('indexing failed; resuming from the store checkpoint', {
+      error: result.error as Error,
+      retryInMs,
+    });
     try {
       await this.#resync();
     } catch (error) {
       logger.error('span store checkpoint unreadable', { error: error as Error });
     }
+    await new Promise((r) => setTimeout(r, retryInMs));
     return result;
   }
 

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { logger } from '@junjo/core/logger';
 import { spanQueryDefinition, TOKEN_METADATA } from '@junjo/core/span-query';
-import type { Indexer } from '../indexer/index.ts';
+import { FlushTimeout, type Indexer } from '../indexer/index.ts';
 import type { SpanStore } from '../store/index.ts';
 
 export interface QueryServerOptions {
@@ -26,7 +26,8 @@ function tokenMatches(expected: string, given: unknown): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-type Handler = (request: Record<string, unknown>) => Promise<object>;
+/** `deadline`: the caller's, in epoch ms (Infinity when it set none). */
+type Handler = (request: Record<string, unknown>, deadline: number) => Promise<object>;
 
 /**
  * The span query service (proto/junjo/query/v1/query.proto): the HTTP handlers' only way to the DuckDB
@@ -51,8 +52,9 @@ export async function startQueryServer(
     Workflows: async (r) => ({ json: await store.workflows(String(r.service), Number(r.limit)) }),
     TraceSpans: async (r) => ({ json: await store.traceSpans(String(r.traceId)) }),
     Span: async (r) => ({ json: (await store.span(String(r.traceId), String(r.spanId))) ?? 'null' }),
-    FlushWal: async () => {
-      const pass = await indexer.flush();
+    // Gives up when the caller does (its deadline), rather than a fixed time after it asked.
+    FlushWal: async (_, deadline) => {
+      const pass = await indexer.flush(Number.isFinite(deadline) ? deadline : undefined);
       return { recordsIndexed: pass.records, spansIndexed: pass.spans };
     },
     // A failed backup is an answer for `npm run backup` to print, not a failed call.
@@ -75,9 +77,15 @@ export async function startQueryServer(
         callback({ code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong internal token' });
         return;
       }
-      handle(call.request).then(
+      const deadline = call.getDeadline();
+      handle(call.request, deadline instanceof Date ? deadline.getTime() : deadline).then(
         (reply) => callback(null, reply),
         (error: unknown) => {
+          if (error instanceof FlushTimeout) {
+            logger.warn('flush-wal ran out of time', { error });
+            callback({ code: grpc.status.DEADLINE_EXCEEDED, details: error.message });
+            return;
+          }
           logger.error('span query failed', { method, error: error as Error });
           callback({ code: grpc.status.INTERNAL, details: 'span query failed' });
         },

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Indexer } from '../../src/indexer/index.ts';
+import { FlushTimeout, Indexer } from '../../src/indexer/index.ts';
 import { RecordKind } from '../../src/receiver/pipeline.ts';
 import { SpanStore } from '../../src/store/index.ts';
 import { Wal } from '../../src/wal/index.ts';
@@ -75,6 +75,28 @@ describe('indexer', () => {
     expect(await store.checkpoint()).toBe(wal.end());
     expect(wal.firstUnreleased()).toBe(wal.end());
     expect(indexer.stats.batches).toBeGreaterThan(5);
+    await indexer.stop();
+    await store.close();
+    await wal.close();
+  });
+
+  it('rejects a flush that cannot finish by its deadline, and indexes the backlog once the store recovers', async () => {
+    const { wal, store, indexer, failWrites } = await setup(1800);
+    await indexer.start();
+    failWrites(Number.MAX_SAFE_INTEGER);
+    const ids = await append(wal, 10);
+    const started = Date.now();
+    await expect(indexer.flush(started + 300)).rejects.toThrow(FlushTimeout);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await store.traceSpans(ids[0]!.traceId)).toBe('[]');
+    // Retried with a growing wait, not as fast as the CPU allows.
+    expect(indexer.stats.failures).toBeLessThan(10);
+    failWrites(0);
+    await indexer.flush();
+    for (const { traceId, spanIds } of ids) {
+      const stored = JSON.parse(await store.traceSpans(traceId)) as Array<{ span_id: string }>;
+      expect(stored.map((s) => s.span_id).sort(), traceId).toEqual([...spanIds].sort());
+    }
     await indexer.stop();
     await store.close();
     await wal.close();
