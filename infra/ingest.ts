@@ -66,6 +66,7 @@ export function ingestService(secret: Secrets, urls: PublicUrls, storage: Backup
       JUNJO_LIBSQL_URL: secret.libsqlUrl.value,
       JUNJO_LIBSQL_AUTH_TOKEN: secret.libsqlAuthToken.value,
       JUNJO_RETENTION_DAYS: process.env.JUNJO_RETENTION_DAYS ?? '',
+      JUNJO_RETENTION_EVERY_MINUTES: process.env.JUNJO_RETENTION_EVERY_MINUTES ?? '',
       JUNJO_LOG_LEVEL: process.env.JUNJO_LOG_LEVEL ?? '',
       // Scheduled snapshots of the span store into the backup bucket (infra/storage.ts).
       ...storage.environment,

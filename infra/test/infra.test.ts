@@ -254,7 +254,7 @@ describe('sst.config.ts', () => {
     });
 
     it('runs the ingest image with the query service bound for the VPC, behind the token', async () => {
-      await deploy({ JUNJO_RETENTION_DAYS: '30' });
+      await deploy({ JUNJO_RETENTION_DAYS: '30', JUNJO_RETENTION_EVERY_MINUTES: '60' });
       const args = service();
       const image = args.image as { context: string; dockerfile: string };
       expect(existsSync(path.join(REPO_ROOT, image.context, image.dockerfile))).toBe(true);
@@ -272,6 +272,7 @@ describe('sst.config.ts', () => {
       expect(loaded.dataDir).toBe(DATA_DIR);
       expect(loaded.libsql).toMatchObject({ url: SECRETS.LibsqlUrl, authToken: SECRETS.LibsqlAuthToken });
       expect(loaded.retentionDays).toBe(30);
+      expect(loaded.retentionEveryMs).toBe(3_600_000);
       expect(new Set(args.link)).toEqual(
         new Set([
           ...['LibsqlUrl', 'LibsqlAuthToken', 'InternalGrpcToken'].map(secretNamed),

@@ -23,7 +23,7 @@ export interface RunningIngest {
   store: SpanStore;
   indexer: Indexer;
   pipeline: IngestPipeline;
-  /** Runs the retention pass now (it also runs every 10 minutes when JUNJO_RETENTION_DAYS is set). */
+  /** Runs the retention pass now (it also runs at start and every JUNJO_RETENTION_EVERY_MINUTES when JUNJO_RETENTION_DAYS is set). */
   applyRetention(): Promise<number>;
   /**
    * Backs up to S3 now, or joins the backup running (they also run every JUNJO_BACKUP_INTERVAL_MINUTES).
@@ -44,7 +44,6 @@ export interface RunningIngest {
 }
 
 const DAY_MS = 86_400_000;
-const RETENTION_EVERY_MS = 10 * 60 * 1000;
 
 /** Starts the ingest container: receivers → WAL → indexer → DuckDB span store ← query service. */
 export async function startIngest(config: Config): Promise<RunningIngest> {
@@ -110,16 +109,23 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
     if (deleted > 0) logger.info('retention: deleted old spans', { deleted, days: config.retentionDays });
     return deleted;
   };
-  const retention = config.retentionDays
-    ? setInterval(() => {
-        applyRetention().catch((error: unknown) =>
-          logger.error('retention failed', { error: error as Error }),
-        );
-      }, RETENTION_EVERY_MS)
-    : undefined;
-  retention?.unref();
-
   let closing: Promise<void> | undefined;
+  // In the background: once now (a restart must not put it off by a whole interval), then every
+  // JUNJO_RETENTION_EVERY_MINUTES. A pass still running when the next is due makes that one a no-op.
+  let retentionRunning: Promise<unknown> | undefined;
+  const retentionPass = () => {
+    retentionRunning ??= applyRetention()
+      .catch((error: unknown) => {
+        if (!closing) logger.error('retention failed', { error: error as Error });
+      })
+      .finally(() => {
+        retentionRunning = undefined;
+      });
+  };
+  const retention = config.retentionDays ? setInterval(retentionPass, config.retentionEveryMs) : undefined;
+  retention?.unref();
+  if (config.retentionDays) retentionPass();
+
   return {
     grpcPort: grpc.port,
     httpPort: http.port,
@@ -153,6 +159,8 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
         await query.close();
         await backupsStopped;
         await store.close();
+        // A retention pass in progress ends at its next step once the store closes.
+        await retentionRunning;
         await wal.close();
         await Db.close();
         logger.info('ingest stopped');

@@ -50,3 +50,14 @@ export function nestedAttribute(depth: number): Buffer {
   for (let i = 0; i < depth; i++) value = field(5, field(1, value));
   return cat(field(1, 'deep'), field(2, value));
 }
+
+/** start_time_unix_nano (field 7, fixed64) and end (field 8) of a span `daysAgo` days old. */
+export function spanDaysAgo(daysAgo: number): Buffer {
+  const startNs = BigInt(Date.now() - daysAgo * 86_400_000) * 1_000_000n;
+  const fixed64 = (n: bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(n);
+    return b;
+  };
+  return cat(varint((7 << 3) | 1), fixed64(startNs), varint((8 << 3) | 1), fixed64(startNs + 1_000_000n));
+}

@@ -135,6 +135,11 @@ const EnvSchema = z.object({
     .number({ error: 'must be a number of days' })
     .positive('must be > 0')
     .optional(),
+  /** How often the retention pass runs, in minutes (it also runs once at start). */
+  JUNJO_RETENTION_EVERY_MINUTES: z.coerce
+    .number({ error: 'must be a number of minutes' })
+    .positive('must be > 0')
+    .default(10),
   /**
    * Backups of the span store (and a libSQL file) to this S3 bucket, by the ingest process; off when unset.
    * Region and credentials come from the AWS SDK's usual chain (AWS_REGION, AWS_PROFILE, the task role…).
@@ -212,6 +217,7 @@ export interface Config {
   queryTimeoutMs: number;
   flushTimeoutMs: number;
   retentionDays?: number;
+  retentionEveryMs: number;
   indexerEnabled: boolean;
   /** DuckDB memory_limit of the span store. */
   duckdbMemoryLimit: string;
@@ -311,6 +317,7 @@ export function load(env: NodeJS.ProcessEnv = process.env): Config {
     queryTimeoutMs: e.JUNJO_QUERY_TIMEOUT_MS,
     flushTimeoutMs: e.JUNJO_FLUSH_TIMEOUT_MS,
     retentionDays: e.JUNJO_RETENTION_DAYS,
+    retentionEveryMs: Math.round(e.JUNJO_RETENTION_EVERY_MINUTES * 60_000),
     indexerEnabled: e.JUNJO_INDEXER === 'on',
     duckdbMemoryLimit: e.JUNJO_DUCKDB_MEMORY_LIMIT,
     duckdbThreads: e.JUNJO_DUCKDB_THREADS,

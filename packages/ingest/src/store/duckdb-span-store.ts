@@ -699,6 +699,8 @@ export class DuckDbSpanStore implements SpanStore {
     this.assertOpen();
     let deleted = 0;
     for (;;) {
+      // Closing ends a pass between steps: the next pass deletes the rest.
+      if (this.closed) return deleted;
       const step = await this.lane.run(() => this.deleteStep(cutoffNs));
       if (step === 0) break;
       deleted += step;

@@ -1,20 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { useIngest } from '../support.ts';
-import { cat, request, span, varint } from '../wire.ts';
+import { request, span, spanDaysAgo } from '../wire.ts';
 
 const get = useIngest({ JUNJO_RETENTION_DAYS: '2' });
-
-/** start_time_unix_nano (field 7, fixed64) and end (field 8) of a span `daysAgo` days old. */
-function times(daysAgo: number): Buffer {
-  const startNs = BigInt(Date.now() - daysAgo * 86_400_000) * 1_000_000n;
-  const fixed64 = (n: bigint) => {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(n);
-    return b;
-  };
-  return cat(varint((7 << 3) | 1), fixed64(startNs), varint((8 << 3) | 1), fixed64(startNs + 1_000_000n));
-}
 
 describe('retention', () => {
   it('deletes spans older than JUNJO_RETENTION_DAYS and keeps the rest', async () => {
@@ -26,8 +15,8 @@ describe('retention', () => {
       method: 'POST',
       headers: { 'x-junjo-api-key': key, 'content-type': 'application/x-protobuf' },
       body: request([
-        span([times(3)], { traceId, spanId: old }),
-        span([times(0)], { traceId, spanId: fresh }),
+        span([spanDaysAgo(3)], { traceId, spanId: old }),
+        span([spanDaysAgo(0)], { traceId, spanId: fresh }),
       ]),
     });
     expect(response.status).toBe(200);
