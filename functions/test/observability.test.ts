@@ -1,13 +1,20 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import * as ApiKey from '@junjo/core/api-key';
 import * as Config from '@junjo/core/config';
+import { toSpanRecords } from '@junjo/core/span';
 import * as SpanQuery from '@junjo/core/span-query';
+import { traceRequestFromJson } from '@junjo/ingest/otlp/json';
+import { decodeTraceRequest } from '@junjo/ingest/otlp/messages';
 import { type RunningIngest, startIngest } from '@junjo/ingest/server';
 import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BasicTracerProvider,
@@ -190,6 +197,11 @@ describe('observability end to end: OTel SDK → ingest → indexer → query se
     const rows = reply.body as Array<Record<string, unknown>>;
     expect(rows).toHaveLength(spans.length);
     for (const row of rows) expect(Object.keys(row)).toEqual(KEYS);
+    // Every span exactly as the converter renders what the SDK sent (its own OTLP serializer), byte for byte;
+    // the checks below pin what that rendering is.
+    const sent = ProtobufTraceSerializer.serializeRequest(spans)!;
+    const rendered = new Map(toSpanRecords(decodeTraceRequest(sent)).map((r) => [r.spanId, r.json]));
+    expect(reply.text).toBe(`[${rows.map((r) => rendered.get(r.span_id as string)).join(',')}]`);
     const starts = rows.map((r) => r.start_time as string);
     expect([...starts].sort().reverse()).toEqual(starts);
 
@@ -252,6 +264,77 @@ describe('observability end to end: OTel SDK → ingest → indexer → query se
     });
     expect(missing.status).toBe(200);
     expect(missing.text).toBe('null');
+  });
+
+  it('returns the shared Junjo fixture, sent over every transport, exactly as the converter renders it', async () => {
+    const fixture = readFileSync(
+      new URL('../../../shared/fixtures/junjo-workflow.otlp.json', import.meta.url),
+      'utf8',
+    );
+    const transports = ['json', 'protobuf', 'protobuf+gzip', 'json+gzip', 'grpc'] as const;
+    const traceIds: string[] = [];
+    for (const transport of transports) {
+      // A trace id of its own each time: the store keeps one copy of a (trace, span) id pair.
+      const traceId = randomBytes(16).toString('hex');
+      traceIds.push(traceId);
+      const json = fixture.replaceAll('5b8efff798038103d269b633813fc60c', traceId);
+      const protobuf = traceRequestFromJson(json);
+      if (transport === 'grpc') {
+        const client = new grpc.Client(`127.0.0.1:${ingest.grpcPort}`, grpc.credentials.createInsecure());
+        const metadata = new grpc.Metadata();
+        metadata.set('x-junjo-api-key', key);
+        await new Promise<void>((resolve, reject) =>
+          client.makeUnaryRequest(
+            '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            Buffer.from(protobuf),
+            metadata,
+            (error) => (error ? reject(error) : resolve()),
+          ),
+        );
+        client.close();
+      } else {
+        const body = transport.startsWith('json') ? Buffer.from(json) : Buffer.from(protobuf);
+        const response = await fetch(`http://127.0.0.1:${ingest.httpPort}/v1/traces`, {
+          method: 'POST',
+          headers: {
+            'x-junjo-api-key': key,
+            'content-type': transport.startsWith('json') ? 'application/json' : 'application/x-protobuf',
+            ...(transport.endsWith('gzip') ? { 'content-encoding': 'gzip' } : {}),
+          },
+          body: transport.endsWith('gzip') ? gzipSync(body) : body,
+        });
+        expect(response.status, transport).toBe(200);
+      }
+      await ingest.indexer.flush();
+
+      const reply = await get(
+        traceSpans,
+        'GET /api/v1/observability/traces/{trace_id}/spans',
+        `/api/v1/observability/traces/${traceId}/spans`,
+        { pathParameters: { trace_id: traceId } },
+      );
+      expect(reply.status, transport).toBe(200);
+      const expected = new Map(toSpanRecords(decodeTraceRequest(protobuf)).map((r) => [r.spanId, r.json]));
+      expect(expected.size).toBe(9);
+      const rows = reply.body as Array<{ span_id: string; start_time: string }>;
+      expect(rows.map((r) => r.span_id).sort(), transport).toEqual([...expected.keys()].sort());
+      // The converter's text, byte for byte, span for span, newest first.
+      expect(reply.text, transport).toBe(`[${rows.map((r) => expected.get(r.span_id)).join(',')}]`);
+      const starts = rows.map((r) => r.start_time);
+      expect([...starts].sort().reverse()).toEqual(starts);
+    }
+
+    const svc = await get(services, 'GET /api/v1/observability/services', '/api/v1/observability/services');
+    expect(svc.body).toEqual(expect.arrayContaining(['doc-qa-app']));
+    const roots = await get(rootSpans, 'GET /api/v1/observability/services/{service}/spans/root', 'x', {
+      pathParameters: { service: 'doc-qa-app' },
+      query: { has_llm: 'true' },
+    });
+    expect(
+      (roots.body as Array<{ trace_id: string; name: string }>).map((r) => [r.trace_id, r.name]).sort(),
+    ).toEqual(traceIds.map((id) => [id, 'DocQAWorkflow']).sort());
   });
 
   it('lists services, service spans, root spans (has_llm), and workflows', async () => {
