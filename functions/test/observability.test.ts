@@ -337,6 +337,47 @@ describe('observability end to end: OTel SDK → ingest → indexer → query se
     ).toEqual(traceIds.map((id) => [id, 'DocQAWorkflow']).sort());
   });
 
+  it("lists a service's spans newest first, 500 by default", async () => {
+    // 501 root spans of one service, a second apart, in one OTLP/JSON export.
+    const startMs = Date.now() - 3_600_000;
+    const spans = Array.from({ length: 501 }, (_, i) => ({
+      traceId: randomBytes(16).toString('hex'),
+      spanId: randomBytes(8).toString('hex'),
+      name: `span-${i}`,
+      kind: 1,
+      startTimeUnixNano: `${BigInt(startMs + i * 1000) * 1_000_000n}`,
+      endTimeUnixNano: `${BigInt(startMs + i * 1000 + 10) * 1_000_000n}`,
+    }));
+    const body = {
+      resourceSpans: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'limit-default' } }] },
+          scopeSpans: [{ spans }],
+        },
+      ],
+    };
+    const response = await fetch(`http://127.0.0.1:${ingest.httpPort}/v1/traces`, {
+      method: 'POST',
+      headers: { 'x-junjo-api-key': key, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).toBe(200);
+    await ingest.indexer.flush();
+    const newestFirst = spans.map((s) => s.name).reverse();
+    for (const [handler, routeKey] of [
+      [serviceSpans, 'GET /api/v1/observability/services/{service}/spans'],
+      [rootSpans, 'GET /api/v1/observability/services/{service}/spans/root'],
+    ] as const) {
+      const all = await get(handler, routeKey, 'x', { pathParameters: { service: 'limit-default' } });
+      expect(all.body.map((r: { name: string }) => r.name)).toEqual(newestFirst.slice(0, 500));
+      const three = await get(handler, routeKey, 'x', {
+        pathParameters: { service: 'limit-default' },
+        query: { limit: '3' },
+      });
+      expect(three.body.map((r: { name: string }) => r.name)).toEqual(newestFirst.slice(0, 3));
+    }
+  });
+
   it('lists services, service spans, root spans (has_llm), and workflows', async () => {
     const svc = await get(services, 'GET /api/v1/observability/services', '/api/v1/observability/services');
     expect(svc.body).toEqual(expect.arrayContaining(['doc-qa-e2e']));
@@ -412,40 +453,32 @@ describe('observability handlers', () => {
   });
 
   it('validate ids and limits with 422', async () => {
+    const TRACE = 'GET /api/v1/observability/traces/{trace_id}/spans';
+    const SPAN = 'GET /api/v1/observability/traces/{trace_id}/spans/{span_id}';
+    const SPANS = 'GET /api/v1/observability/services/{service}/spans';
+    const ROOTS = 'GET /api/v1/observability/services/{service}/spans/root';
+    const WORKFLOWS = 'GET /api/v1/observability/services/{service}/workflows';
+    const traceId = 'a'.repeat(32);
+    // Handler, route, path, query, and where the error must point (FastAPI's `loc`).
     const cases: Array<
-      [Parameters<typeof invoke>[0], string, Record<string, string>, Record<string, string>]
+      [Parameters<typeof invoke>[0], string, Record<string, string>, Record<string, string>, string[]]
     > = [
-      [traceSpans, 'GET /api/v1/observability/traces/{trace_id}/spans', { trace_id: 'XYZ' }, {}],
-      [traceSpans, 'GET /api/v1/observability/traces/{trace_id}/spans', { trace_id: 'A'.repeat(32) }, {}],
-      [
-        getSpan,
-        'GET /api/v1/observability/traces/{trace_id}/spans/{span_id}',
-        { trace_id: 'a'.repeat(32), span_id: 'abc' },
-        {},
-      ],
-      [serviceSpans, 'GET /api/v1/observability/services/{service}/spans', { service: 's' }, { limit: '0' }],
-      [
-        serviceSpans,
-        'GET /api/v1/observability/services/{service}/spans',
-        { service: 's' },
-        { limit: '10001' },
-      ],
-      [
-        serviceSpans,
-        'GET /api/v1/observability/services/{service}/spans',
-        { service: 's' },
-        { limit: 'ten' },
-      ],
-      [
-        rootSpans,
-        'GET /api/v1/observability/services/{service}/spans/root',
-        { service: 's' },
-        { has_llm: 'maybe' },
-      ],
+      [traceSpans, TRACE, { trace_id: 'XYZ' }, {}, ['path', 'trace_id']],
+      [traceSpans, TRACE, { trace_id: 'A'.repeat(32) }, {}, ['path', 'trace_id']],
+      [getSpan, SPAN, { trace_id: traceId, span_id: 'abc' }, {}, ['path', 'span_id']],
+      [getSpan, SPAN, { trace_id: 'xyz', span_id: 'a'.repeat(16) }, {}, ['path', 'trace_id']],
+      [serviceSpans, SPANS, { service: 's' }, { limit: '0' }, ['query', 'limit']],
+      [serviceSpans, SPANS, { service: 's' }, { limit: '10001' }, ['query', 'limit']],
+      [serviceSpans, SPANS, { service: 's' }, { limit: 'ten' }, ['query', 'limit']],
+      [rootSpans, ROOTS, { service: 's' }, { has_llm: 'maybe' }, ['query', 'has_llm']],
+      [rootSpans, ROOTS, { service: 's' }, { limit: '10001' }, ['query', 'limit']],
+      [workflows, WORKFLOWS, { service: 's' }, { limit: '0' }, ['query', 'limit']],
     ];
-    for (const [handler, routeKey, pathParameters, query] of cases) {
+    for (const [handler, routeKey, pathParameters, query, loc] of cases) {
       const reply = await get(handler, routeKey, 'x', { pathParameters, query });
-      expect(reply.status, `${routeKey} ${JSON.stringify({ pathParameters, query })}`).toBe(422);
+      const what = `${routeKey} ${JSON.stringify({ pathParameters, query })}`;
+      expect(reply.status, what).toBe(422);
+      expect(reply.body.detail, what).toEqual([expect.objectContaining({ loc })]);
     }
     const ok = await get(serviceSpans, 'GET /api/v1/observability/services/{service}/spans', 'x', {
       pathParameters: { service: 's' },
