@@ -188,6 +188,21 @@ describe('indexer wire reader', () => {
     expect(decodedSlowly).toBeGreaterThan(5);
   });
 
+  it('renders invalid UTF-8 as U+FFFD, in the decoder and the wire path alike, as well-formed JSON', () => {
+    // The receivers refuse such exports (scan.test.ts); this is what a WAL written otherwise would give.
+    // A stray 0xff, a truncated sequence, and an encoded surrogate, between valid characters.
+    const bad = Buffer.from([0x61, 0xff, 0x62, 0xc3, 0x28, 0xed, 0xa0, 0x80, 0x63]);
+    const expected = bad.toString('utf8');
+    expect(expected).toBe('a\uFFFDb\uFFFD(\uFFFD\uFFFD\uFFFDc');
+    const payload = request([span([field(5, bad), field(9, stringAttribute('k', bad))])], 'svc');
+    const [record] = toSpanRecords(decodeTraceRequest(payload));
+    const parsed = JSON.parse(record!.json) as { name: string; attributes_json: Record<string, unknown> };
+    expect(parsed.name).toBe(expected);
+    expect(parsed.attributes_json).toEqual({ k: expected });
+    const [wire] = exportSpans(payload);
+    expect(toSpanRecord(decodeSpan(wire!.otlp), wire!.serviceName).json).toBe(record!.json);
+  });
+
   it('names the service of the last resource field, as the decoder does', () => {
     const [, , handMade] = exportsOf();
     expect(exportSpans(handMade!.payload).map((s) => s.serviceName)).toEqual(['second']);
