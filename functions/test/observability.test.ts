@@ -131,6 +131,16 @@ function workflowSpans(): ReadableSpan[] {
   return memory.getFinishedSpans();
 }
 
+/** Exports `spans` to ingest with the SDK's OTLP/gRPC exporter; resolves once ingest acknowledged them. */
+async function exportWithSdk(spans: ReadableSpan[]): Promise<void> {
+  const metadata = new grpc.Metadata();
+  metadata.set('x-junjo-api-key', key);
+  const exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${ingest.grpcPort}`, metadata });
+  const result = await new Promise<{ code: ExportResultCode }>((resolve) => exporter.export(spans, resolve));
+  expect(result.code).toBe(ExportResultCode.SUCCESS);
+  await exporter.shutdown();
+}
+
 const get = (
   handler: Parameters<typeof invoke>[0],
   routeKey: string,
@@ -166,15 +176,8 @@ const KEYS = [
 describe('observability end to end: OTel SDK → ingest → indexer → query service → handlers', () => {
   it('returns an exported workflow exactly as the contract says, within 1 s of acknowledgement', async () => {
     const spans = workflowSpans();
-    const metadata = new grpc.Metadata();
-    metadata.set('x-junjo-api-key', key);
-    const exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${ingest.grpcPort}`, metadata });
-    const result = await new Promise<{ code: ExportResultCode }>((resolve) =>
-      exporter.export(spans, resolve),
-    );
+    await exportWithSdk(spans);
     const acknowledged = Date.now();
-    expect(result.code).toBe(ExportResultCode.SUCCESS);
-    await exporter.shutdown();
 
     const traceId = spans[0]!.spanContext().traceId;
     let reply = await get(
@@ -407,14 +410,7 @@ describe('observability end to end: OTel SDK → ingest → indexer → query se
     await ingest.indexer.stop();
     try {
       const spans = workflowSpans();
-      const metadata = new grpc.Metadata();
-      metadata.set('x-junjo-api-key', key);
-      const exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${ingest.grpcPort}`, metadata });
-      const result = await new Promise<{ code: ExportResultCode }>((resolve) =>
-        exporter.export(spans, resolve),
-      );
-      expect(result.code).toBe(ExportResultCode.SUCCESS);
-      await exporter.shutdown();
+      await exportWithSdk(spans);
       const traceId = spans[0]!.spanContext().traceId;
       const trace = () =>
         get(
