@@ -342,9 +342,10 @@ process.stdout.write(
 // commits for a second or so every few seconds at this rate, so the backlog is a sawtooth: it builds during each
 // checkpoint and drains after. An indexer that keeps up drains it to the batches in flight each time; one that
 // falls short by a few percent leaves more at each trough, growing through the load. So the verdict reads the
-// troughs: the least lag of the probes in the last third of the load must be at most a second, as must the
-// least of the first third (at 180,000 spans/s, above what the indexer keeps up with here, they read 77 ms and
-// 1,049 ms, and 837 ms in the middle third). The backlog left when the load stops,
+// troughs: the least lag of the probes in the first third of the load and in the last must each be at most a
+// second, and the last at most 250 ms above the first (at 180,000 spans/s, above what the indexer keeps up
+// with here, they read 77 ms and 1,049 ms, and 837 ms in the middle third; at 100,000, 25-42 ms). A shortfall
+// of 1.5% grows the backlog by ~250 ms over the ~18 s between the two. The backlog left when the load stops,
 // read by draining it, is reported beside them: it is one sample, and reads high when a checkpoint happens to
 // be running at that instant.
 await SpanQuery.flushWal();
@@ -368,7 +369,8 @@ const sustainedMet =
   sustained.errors === 0 &&
   sustained.spansPerSecond >= SUSTAINED_RATE * 0.95 &&
   trough[0]! <= 1000 &&
-  trough[2]! <= 1000;
+  trough[2]! <= 1000 &&
+  trough[2]! - trough[0]! <= 250;
 process.stdout.write(
   `sustained: ${sustained.spansPerSecond.toLocaleString('en')} spans/s achieved, ${sustained.errors} failed exports; backlog when it stopped ${backlog.toLocaleString('en')} spans, indexed ${drainSeconds.toFixed(2)} s later; CPU steal / idle during the load ${sustainedCpu.steal}% / ${sustainedCpu.idle}%\n`,
 );
@@ -435,7 +437,7 @@ ${[...idle, ...busy].join('\n')}
 
 Against the issue's targets (computed by the benchmark from the figures above):
 
-- Indexing sustains ${SUSTAINED_RATE.toLocaleString('en')} spans/s with a stable backlog (the backlog drains to at most a second's lag between checkpoints, in the first third of a ${SUSTAINED_SECONDS} s paced load and in the last: the least probe lag in each) — ${sustainedMet ? 'met' : '**not met**'} (${sustained.spansPerSecond.toLocaleString('en')} spans/s achieved; least lag ${trough[0]} ms in the first third, ${trough[2]} ms in the last; ${backlog.toLocaleString('en')} spans left when it stopped)
+- Indexing sustains ${SUSTAINED_RATE.toLocaleString('en')} spans/s with a stable backlog (the backlog drains to at most a second's lag between checkpoints, in the first third of a ${SUSTAINED_SECONDS} s paced load and in the last, and grows by at most 250 ms from one to the other: the least probe lag in each) — ${sustainedMet ? 'met' : '**not met**'} (${sustained.spansPerSecond.toLocaleString('en')} spans/s achieved; least lag ${trough[0]} ms in the first third, ${trough[2]} ms in the last; ${backlog.toLocaleString('en')} spans left when it stopped)
 - Spans queryable within 1 s (p95) of acknowledgement while ingest runs at ${Math.round(freshAchieved.spansPerSecond / 1000)}K spans/s — ${lagAt(0.95) <= 1000 ? 'met' : '**not met**'} (p95 ${lagAt(0.95)} ms)
 - A 1M-span burst queryable end to end at ≥ 100,000 spans/s — ${indexRate >= 100_000 ? 'met' : '**not met**'} (${Math.round(indexRate).toLocaleString('en')} spans/s)
 - Ingest RSS ≤ 512 MB while serving queries during ingest — ${rssBusy <= 512 * 2 ** 20 ? 'met' : '**not met**'} (${mb(rssBusy)})

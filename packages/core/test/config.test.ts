@@ -164,6 +164,21 @@ describe('config', () => {
     ]);
   });
 
+  it('reads the retention interval, 10 minutes by default, within what a timer can wait', () => {
+    expect(load({ JUNJO_DATA_DIR: dir }).retentionEveryMs).toBe(600_000);
+    expect(load({ JUNJO_DATA_DIR: dir, JUNJO_RETENTION_EVERY_MINUTES: '0.5' }).retentionEveryMs).toBe(30_000);
+    for (const [value, problem] of [
+      ['0', /must be at least 0.001/],
+      ['0.0000001', /must be at least 0.001/],
+      ['40000', /must be at most 20160/],
+      ['often', /must be a number of minutes/],
+    ] as const) {
+      expect(problemsOf({ JUNJO_DATA_DIR: dir, JUNJO_RETENTION_EVERY_MINUTES: value })).toEqual([
+        expect.stringMatching(new RegExp(`^JUNJO_RETENTION_EVERY_MINUTES: ${problem.source}`)),
+      ]);
+    }
+  });
+
   it('reads the span store thread count, 1 by default', () => {
     expect(load({ JUNJO_DATA_DIR: dir }).duckdbThreads).toBe(1);
     expect(load({ JUNJO_DATA_DIR: dir, JUNJO_DUCKDB_THREADS: '4' }).duckdbThreads).toBe(4);

@@ -135,10 +135,14 @@ const EnvSchema = z.object({
     .number({ error: 'must be a number of days' })
     .positive('must be > 0')
     .optional(),
-  /** How often the retention pass runs, in minutes (it also runs once at start). */
+  /**
+   * How often the retention pass runs, in minutes (it also runs once at start). Bounded: Node runs a timer
+   * longer than 2^31 - 1 ms (~24.8 days) after 1 ms instead, and one under 1 ms rounds to 0.
+   */
   JUNJO_RETENTION_EVERY_MINUTES: z.coerce
     .number({ error: 'must be a number of minutes' })
-    .positive('must be > 0')
+    .min(0.001, 'must be at least 0.001 (60 ms)')
+    .max(20_160, 'must be at most 20160 (14 days)')
     .default(10),
   /**
    * Backups of the span store (and a libSQL file) to this S3 bucket, by the ingest process; off when unset.

@@ -52,10 +52,14 @@ export class Indexer {
   #inFlight: Promise<IndexPass> | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
+  /** Ends the tailing loop's wait early: for new data (`notify`) when it is idle, and for `stop`. */
   #wake: (() => void) | undefined;
+  /** Ends the tailing loop's wait after a failure early, for `stop` only. */
+  #wakeOnStop: (() => void) | undefined;
   #serial: Promise<unknown> = Promise.resolve();
-  /** Failed writes since the last successful one: how long to wait before the next (see `#finish`). */
+  /** Failures since the last successful write, and when the next step may run (see `#backOff`). */
   #failuresInARow = 0;
+  #retryAt = 0;
   readonly #batchBytes: number;
   readonly #readBytes: number;
   readonly #idleMs: number;
@@ -92,14 +96,19 @@ export class Indexer {
    * own steps reported about half of a large backlog).
    * @param deadline epoch ms (default: a minute from now).
    * @throws FlushTimeout when the deadline passes first (as when every write fails): what is left stays in
-   *   the WAL, for the tailing loop or the next start. Found at the end of a step, so up to one step (and
-   *   its wait after a failed write, at most 5 s) after the deadline.
+   *   the WAL, for the tailing loop or the next start. Found at the end of a step, so up to one step after
+   *   the deadline.
    */
   async flush(deadline = Date.now() + 60_000): Promise<IndexPass> {
     const target = this.wal.end();
     const before = { records: this.stats.records, spans: this.stats.spans };
     try {
       while (this.#committed < target && Date.now() < deadline) {
+        const backOff = Math.min(this.#retryAt, deadline) - Date.now();
+        if (backOff > 0) {
+          await new Promise((r) => setTimeout(r, backOff));
+          continue;
+        }
         // Steps like the tailing loop's, each handing over the next batch before waiting for the previous
         // one, so a large backlog drains with two batches in flight; the last step leaves its batch to the
         // loop, or to the next step, once the target is committed.
@@ -122,24 +131,37 @@ export class Indexer {
   /** Stops tailing after the batch in progress; `flush()` still works afterwards. */
   async stop(): Promise<void> {
     this.#running = false;
-    this.#wake?.();
+    this.#wakeOnStop?.();
     await this.#loop;
   }
 
   async #run(): Promise<void> {
     while (this.#running) {
+      const backOff = this.#retryAt - Date.now();
+      if (backOff > 0) {
+        await this.#pause(backOff, false);
+        continue;
+      }
       const pass = await this.#exclusive(() => this.#advance());
       if (pass.records > 0 || this.#inFlight) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#idleMs);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
+      await this.#pause(this.#idleMs, true);
     }
     await this.#exclusive(() => this.#settle());
+  }
+
+  /** Waits `ms`, or less: until `stop()`, or also until `notify()` when `onAppend`. */
+  async #pause(ms: number, onAppend: boolean): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(wake, ms);
+      function wake() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wakeOnStop = wake;
+      if (onAppend) this.#wake = wake;
+    });
+    this.#wake = undefined;
+    this.#wakeOnStop = undefined;
   }
 
   /** Runs `fn` after every earlier call: the loop and flushes never interleave their steps. */
@@ -163,8 +185,10 @@ export class Indexer {
     try {
       batch = await this.#collect();
     } catch (error) {
-      this.stats.failures++;
-      logger.error('reading the WAL failed; will retry', { error: error as Error });
+      logger.error('reading the WAL failed; will retry', {
+        error: error as Error,
+        retryInMs: this.#backOff(),
+      });
     }
     const next = batch && this.#write(batch);
     const committed: IndexPass = { records: 0, spans: 0 };
@@ -173,7 +197,17 @@ export class Indexer {
       committed.records += result.records;
       committed.spans += result.spans;
     };
-    if (previous) add(await this.#finish(previous));
+    if (previous) {
+      const result = await this.#finish(previous);
+      add(result);
+      if (result.failed && next) {
+        // Handed over before `#finish` read the checkpoint again, so the store refused it, as it refuses
+        // every batch after a failed one until then: not a failure of its own. It is read again from the
+        // checkpoint. (If only releasing the WAL failed, the store took it, and it counts.)
+        add(await next);
+        return committed;
+      }
+    }
     this.#inFlight = next;
     return committed;
   }
@@ -187,30 +221,36 @@ export class Indexer {
     return result.failed ? { records: 0, spans: 0 } : result;
   }
 
-  /**
-   * Awaits a write; after a failure, re-reads from what the store really committed, then waits before the
-   * next attempt (50 ms, doubling with each failure in a row up to 5 s), so a store that keeps failing (a
-   * full disk) is retried without converting the same batch and logging an error as fast as the CPU allows.
-   */
+  /** Awaits a write; after a failure, re-reads from what the store really committed, and backs off. */
   async #finish(write: Promise<WriteResult>): Promise<WriteResult> {
     const result = await write;
     if (!result.failed) {
       this.#failuresInARow = 0;
       return result;
     }
-    this.stats.failures++;
-    const retryInMs = Math.min(5_000, 50 * 2 ** this.#failuresInARow++);
     logger.error('indexing failed; resuming from the store checkpoint', {
       error: result.error as Error,
-      retryInMs,
+      retryInMs: this.#backOff(),
     });
     try {
       await this.#resync();
     } catch (error) {
       logger.error('span store checkpoint unreadable', { error: error as Error });
     }
-    await new Promise((r) => setTimeout(r, retryInMs));
     return result;
+  }
+
+  /**
+   * Counts a failure and puts the next step off: 50 ms after it, doubling with each failure in a row up to
+   * 5 s, so a store that keeps failing (a full disk) is not retried, its batch converted again and an error
+   * logged, as fast as the CPU allows. The tailing loop and flushes wait; the serial lane is not held.
+   * @returns the wait, ms.
+   */
+  #backOff(): number {
+    this.stats.failures++;
+    const ms = Math.min(5_000, 50 * 2 ** this.#failuresInARow++);
+    this.#retryAt = Date.now() + ms;
+    return ms;
   }
 
   /** Stores a batch with its checkpoint, then releases the WAL up to it. Never rejects. */

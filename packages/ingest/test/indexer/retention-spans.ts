@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
+import type { SpanStore } from '../../src/store/index.ts';
 import { request, span, spanDaysAgo } from '../wire.ts';
 
 /**
@@ -20,4 +21,11 @@ export async function sendOldAndFresh(target: { key: string; httpUrl: string }) 
   });
   expect(response.status).toBe(200);
   return { traceId: traceId.toString('hex'), old: old.toString('hex'), fresh: fresh.toString('hex') };
+}
+
+/** The span ids `store` holds for `traceId`, sorted. */
+export async function storedSpanIds(store: SpanStore, traceId: string): Promise<string[]> {
+  return (JSON.parse(await store.traceSpans(traceId)) as Array<{ span_id: string }>)
+    .map((s) => s.span_id)
+    .sort();
 }
