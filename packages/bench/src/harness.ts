@@ -6,6 +6,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The `q` quantile of ascending `sorted` (nearest rank, rounding down). */
+export const quantileOfSorted = (sorted: readonly number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+/** Bytes as whole MiB, for reports ("123 MB"). */
+export const mb = (bytes: number): string => `${Math.round(bytes / 2 ** 20)} MB`;
 const TSX = ['--import', 'tsx'];
 
 /**

@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { machine, runTs, sampleRss, stop, waitForLine, writeReport } from './harness.ts';
+import { machine, mb, runTs, sampleRss, stop, waitForLine, writeReport } from './harness.ts';
 import type { LoadResult } from './load/stats.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -94,7 +94,6 @@ async function run(s: Scenario): Promise<Row> {
   }
 }
 
-const mb = (b: number) => `${Math.round(b / 2 ** 20)} MB`;
 const k = (n: number) => `${Math.round(n / 1000).toLocaleString('en')}K`;
 function format(r: Row): string {
   return `${r.name.padEnd(44)} ${k(r.result.spansPerSecond).padStart(6)} spans/s  p50 ${r.result.p50Ms} ms  p99 ${r.result.p99Ms} ms  RSS peak ${mb(r.rssPeakBytes)}  errors ${r.result.errors}${r.result.errorSample ? ` (${r.result.errorSample})` : ''}`;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { cpuShares, machine, runTs, sampleRss, stop, waitForLine, writeReport } from './harness.ts';
+import { cpuShares, machine, mb, runTs, sampleRss, stop, waitForLine, writeReport } from './harness.ts';
 import type { LoadResult } from './load/stats.ts';
 import { buildTraceSet } from './query-payloads.ts';
 
@@ -393,7 +393,6 @@ await stop(ingest);
 SpanQuery.close();
 rmSync(dataDir, { recursive: true, force: true });
 
-const mb = (b: number) => `${Math.round(b / 2 ** 20)} MB`;
 writeReport(
   'bench:query',
   `## Span store: indexing and queries (\`npm run bench:query\`)

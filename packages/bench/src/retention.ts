@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeExports } from '@junjo/ingest/indexer/convert';
 import { SpanStore } from '@junjo/ingest/store/index';
-import { cpuShares, machine, writeReport } from './harness.ts';
+import { cpuShares, machine, mb, quantileOfSorted, writeReport } from './harness.ts';
 import { buildTraceSet, withFreshIds } from './query-payloads.ts';
 
 const ROUNDS = Number(process.env.RETENTION_ROUNDS ?? 6);
@@ -67,8 +67,6 @@ interface Round {
   steal: number;
 }
 
-const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 let position = 0;
 const rounds: Round[] = [];
 for (let round = 0; round < ROUNDS; round++) {
@@ -103,8 +101,8 @@ for (let round = 0; round < ROUNDS; round++) {
     round,
     spansPerSecond: Math.round(ROUND_SPANS / writeSeconds),
     batchMs: {
-      p50: Math.round(quantile(latencies, 0.5)),
-      p95: Math.round(quantile(latencies, 0.95)),
+      p50: Math.round(quantileOfSorted(latencies, 0.5)),
+      p95: Math.round(quantileOfSorted(latencies, 0.95)),
       max: Math.round(latencies.at(-1)!),
     },
     // The batches committed while the pass ran, over its duration.
@@ -120,7 +118,7 @@ for (let round = 0; round < ROUNDS; round++) {
   };
   rounds.push(result);
   process.stdout.write(
-    `round ${round}: ${result.spansPerSecond.toLocaleString('en')} spans/s, batch p50/p95/max ${result.batchMs.p50}/${result.batchMs.p95}/${result.batchMs.max} ms${done ? `; retention deleted ${done.deleted.toLocaleString('en')} spans in ${done.seconds.toFixed(1)} s` : ''}; ${stats.spans.toLocaleString('en')} spans stored, ${(result.bytes / 2 ** 20).toFixed(0)} MB; steal ${result.steal}%\n`,
+    `round ${round}: ${result.spansPerSecond.toLocaleString('en')} spans/s, batch p50/p95/max ${result.batchMs.p50}/${result.batchMs.p95}/${result.batchMs.max} ms${done ? `; retention deleted ${done.deleted.toLocaleString('en')} spans in ${done.seconds.toFixed(1)} s` : ''}; ${stats.spans.toLocaleString('en')} spans stored, ${mb(result.bytes)}; steal ${result.steal}%\n`,
   );
 }
 await store.close();
@@ -129,7 +127,6 @@ rmSync(dir, { recursive: true, force: true });
 const baseline = rounds[1]!;
 const withRetention = rounds.slice(2);
 const fmt = (n: number) => n.toLocaleString('en');
-const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
 const sizes = withRetention.map((r) => r.bytes);
 const growth = (sizes.at(-1)! - sizes[0]!) / sizes[0]!;
 writeReport(

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { SpanStore } from '@junjo/ingest/store/index';
+import { quantileOfSorted } from './harness.ts';
 import { generateSpanRecords } from './store-records.ts';
 
 const TRACES = Number(process.env.STORE_QUERY_TRACES ?? 50_000);
@@ -97,9 +98,6 @@ interface Row {
   targetP95Ms: number | string;
 }
 
-const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-
 async function timeQueries(phase: string): Promise<Row[]> {
   const rows: Row[] = [];
   for (const [name, run] of Object.entries(queries)) {
@@ -113,13 +111,13 @@ async function timeQueries(phase: string): Promise<Row[]> {
     }
     latencies.sort((a, b) => a - b);
     console.log(
-      `${phase}: ${name} p50 ${quantile(latencies, 0.5).toFixed(2)} ms, p95 ${quantile(latencies, 0.95).toFixed(2)} ms`,
+      `${phase}: ${name} p50 ${quantileOfSorted(latencies, 0.5).toFixed(2)} ms, p95 ${quantileOfSorted(latencies, 0.95).toFixed(2)} ms`,
     );
     rows.push({
       query: name,
       phase,
-      p50Ms: Number(quantile(latencies, 0.5).toFixed(2)),
-      p95Ms: Number(quantile(latencies, 0.95).toFixed(2)),
+      p50Ms: Number(quantileOfSorted(latencies, 0.5).toFixed(2)),
+      p95Ms: Number(quantileOfSorted(latencies, 0.95).toFixed(2)),
       targetP95Ms: targets[name] ?? '',
     });
   }
@@ -177,8 +175,8 @@ await store.close();
     latencies.sort((a, b) => a - b);
     rows.push({
       query: name,
-      p50Ms: Number(quantile(latencies, 0.5).toFixed(2)),
-      p95Ms: Number(quantile(latencies, 0.95).toFixed(2)),
+      p50Ms: Number(quantileOfSorted(latencies, 0.5).toFixed(2)),
+      p95Ms: Number(quantileOfSorted(latencies, 0.95).toFixed(2)),
     });
   }
   console.table(rows);

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SpanStore } from '@junjo/ingest/store/index';
-import { machine, writeReport } from './harness.ts';
+import { machine, quantileOfSorted, writeReport } from './harness.ts';
 import { generateSpanRecords } from './store-records.ts';
 
 const TRACES = Number(process.env.LOOKUPS_TRACES ?? 200_000);
@@ -57,8 +57,6 @@ interface Timing {
   p50: number;
   p95: number;
 }
-const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const tenth = Math.max(1, Math.floor(TRACES / 10));
 
 async function lookups(store: SpanStore, from: number, to: number): Promise<Timing> {
@@ -71,7 +69,7 @@ async function lookups(store: SpanStore, from: number, to: number): Promise<Timi
     if (spans === '[]') throw new Error(`trace ${traceId} not found`);
   }
   times.sort((a, b) => a - b);
-  return { p50: quantile(times, 0.5), p95: quantile(times, 0.95) };
+  return { p50: quantileOfSorted(times, 0.5), p95: quantileOfSorted(times, 0.95) };
 }
 
 const capacities = [
