@@ -122,9 +122,11 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
         retentionRunning = undefined;
       });
   };
-  const retention = config.retentionDays ? setInterval(retentionPass, config.retentionEveryMs) : undefined;
-  retention?.unref();
-  if (config.retentionDays) retentionPass();
+  let retention: NodeJS.Timeout | undefined;
+  if (config.retentionDays) {
+    retention = setInterval(retentionPass, config.retentionEveryMs).unref();
+    retentionPass();
+  }
 
   return {
     grpcPort: grpc.port,
